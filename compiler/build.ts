@@ -31,8 +31,10 @@ export interface BuildOptions extends CompileOptions {
    * lavapipe: the sequential prefill scans, decode GEMVs of 16 column tiles per workgroup) or
    * `gpu` (thousands of invocations in flight: the chunk-parallel prefill scans unless `scan`
    * says otherwise, and decode GEMVs with 32 lanes (or a subgroup) per tile and 4 tiles per
-   * workgroup, so that a projection spreads over hundreds of workgroups). Device-bound builds take
-   * it from the adapter (targetFor).
+   * workgroup, so that a projection spreads over hundreds of workgroups). On `cpu` the linear
+   * weights are stored in row quads (runtime/artifact/quads.ts: one contiguous run per decode
+   * invocation), on `gpu` row-major (a warp reads adjacent words of one row). Device-bound builds
+   * take it from the adapter (targetFor).
    */
   readonly target?: Target;
   /**

@@ -60,7 +60,10 @@ export function buildModel(
   };
   const target = options.target ?? "cpu";
   const scan = options.scan ?? scanOf(target);
-  const r = modelArtifact(model, programs(model, { fuse: options.fuse ?? true, scan }), {
+  const fuse = options.fuse ?? true;
+  const r = modelArtifact(model, programs(model, { fuse, scan }), {
+    // One weight layout per model and target: an unfused build takes the fused programs' (artifact.ts).
+    ...(fuse ? {} : { layoutGraphs: programs(model, { fuse: true, scan }) }),
     limits: kernelLimits(options.limits),
     locate,
     source: file,

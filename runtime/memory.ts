@@ -6,11 +6,13 @@
  * Weights are laid out as the artifact says (`weightBuffers`, made by compiler/plan/weights.ts):
  * one buffer per layer (tensors at 256-byte aligned offsets), one per model-level tensor.
  * `upload` fills them one tensor at a time (writeBuffer at the tensor's offset, in the buffer's
- * storage dtype), so a checkpoint is never held whole in memory. Each tensor is checked for NaN
+ * storage dtype, a tensor marked `quads` permuted into row quads: artifact/quads.ts), so a
+ * checkpoint is never held whole in memory. Each tensor is checked for NaN
  * and ±Inf as stored (an f16 buffer also overflows past ±65504): one such value makes every
  * logit NaN, so it is a NonFiniteWeightError naming the tensors unless `allowNonFinite` is set.
  */
 import { byteSize, DTYPES, type Dtype, type StorageArray } from "./artifact/dtypes.ts";
+import { quadUnit, toQuads } from "./artifact/quads.ts";
 import type { WeightBufferArtifact } from "./artifact/types.ts";
 import type { GpuRuntime } from "./device.ts";
 import { WeightError, type WeightProblem } from "./weights/errors.ts";
@@ -121,7 +123,9 @@ export class GpuModelMemory {
           const bad = options.allowNonFinite ? null : nonFiniteText(values, stored, b.dtype);
           if (bad !== null) nonFinite.push({ file: sourceLabel(source), tensor: t.name, message: bad });
           // After the first bad tensor the rest are only checked: the load fails at the end.
-          if (nonFinite.length === 0) rt.write(buffers.get(b.key)!, wholeWords(stored), byteSize(b.dtype, t.offset));
+          // A tensor the kernels read in row quads (artifact/quads.ts) is permuted into them here, once.
+          const laid = t.quads ? toQuads(stored, t.shape[0]!, quadUnit(b.dtype)) : stored;
+          if (nonFinite.length === 0) rt.write(buffers.get(b.key)!, wholeWords(laid), byteSize(b.dtype, t.offset));
           loaded += byteSize(b.dtype, expected);
           options.onProgress?.(loaded, total);
         }

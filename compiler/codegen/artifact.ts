@@ -46,6 +46,7 @@ import { concreteShape, isSymbolic, numel } from "../ir/types.ts";
 import { weightDtype } from "../lower/state.ts";
 import { planGraph } from "../plan/index.ts";
 import { kernelsOf, type KernelInfo } from "../plan/kernels.ts";
+import { quadWeights } from "../plan/quads.ts";
 import { storage } from "../plan/storage.ts";
 import { layouts } from "../plan/views.ts";
 import { weightLayout, type WeightLayout } from "../plan/weights.ts";
@@ -287,12 +288,24 @@ export function attentionWindows(model: ResolvedModel): (number | null)[] {
 export interface ModelArtifactOptions extends ArtifactOptions {
   /** The spec file's name, recorded in the artifact. */
   readonly source?: string;
+  /**
+   * The programs that decide which weights are stored in row quads, when not the ones built: an
+   * unfused build passes the fused ones, so that both builds of a model lay its weights out alike
+   * (one upload serves either; a weight is in quads only where both programs allow it).
+   */
+  readonly layoutGraphs?: { readonly prefill: Graph; readonly decode: Graph };
 }
 
 /** Both programs, generated against one weight layout made from the model's full weight list for `options.limits`. */
 export function modelArtifact(model: ResolvedModel, graphs: { readonly prefill: Graph; readonly decode: Graph }, options: ModelArtifactOptions): ModelArtifactResult {
   const weights = weightArtifacts(model);
-  const layout = weightLayout(weights, options.limits);
+  // Row quads serve a CPU adapter's decode GEMVs; a GPU's warps read rows whole (plan/quads.ts).
+  const dtypes = new Map(weights.map((w) => [w.name, w.dtype]));
+  const dtypeOf = (name: string) => dtypes.get(name)!;
+  const built = quadWeights([graphs.prefill, graphs.decode], dtypeOf);
+  const decided = options.layoutGraphs ? quadWeights([options.layoutGraphs.prefill, options.layoutGraphs.decode], dtypeOf) : built;
+  const quads = options.gpu ? new Set<string>() : new Set([...decided].filter((n) => built.has(n)));
+  const layout = weightLayout(weights, options.limits, quads);
   const memo = options.memo ?? new KernelMemo();
   const prefill = programArtifact(graphs.prefill, { ...options, weights: layout, memo });
   const decode = programArtifact(graphs.decode, { ...options, weights: layout, memo });

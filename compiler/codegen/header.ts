@@ -28,7 +28,8 @@ export function kernelHeader(req: KernelRequest, uses: readonly OperandUse[], te
   const shapes = uses.map((u) => {
     const v = u.view;
     const window = v.offset === 0 ? "" : ` at offset ${v.offset}`;
-    return `  ${u.name.padEnd(width)} ${shapeToString(v.shape)}${window}, strides [${v.strides.join(", ")}] in ${v.buffer.key}${u.write ? " (written)" : ""}`;
+    const quads = v.quads ? ", rows in quads of 16-byte units" : "";
+    return `  ${u.name.padEnd(width)} ${shapeToString(v.shape)}${window}, strides [${v.strides.join(", ")}]${quads} in ${v.buffer.key}${u.write ? " (written)" : ""}`;
   });
   return [
     `kernel ${req.name}: ${req.node.op}${attrsText(req.node.attrs)}`,

@@ -23,7 +23,7 @@ export function signature(req: KernelRequest, limits: KernelLimits): { readonly 
   };
   const views = [...req.inputs, ...req.results].map((v) => {
     const { key: bufferKey, ...buffer } = v.buffer;
-    return { b: slot(bufferKey), buffer, shape: v.shape, offset: v.offset, strides: v.strides, baseOffset: v.baseOffset };
+    return { b: slot(bufferKey), buffer, shape: v.shape, offset: v.offset, strides: v.strides, baseOffset: v.baseOffset, quads: v.quads === true };
   });
   return { key: JSON.stringify([req.node.op, req.node.attrs, views, limits, req.subgroups === true, req.gpu === true]), buffers };
 }

@@ -19,6 +19,7 @@
  * for `load8` octets.
  */
 import { DTYPES, type Lanes } from "../../runtime/artifact/dtypes.ts";
+import { QUAD_ROWS, quadUnit } from "../../runtime/artifact/quads.ts";
 import { invariant } from "../diag/diagnostic.ts";
 import { UNPACK_HALVES4, UNPACK_QUAD8, type BindingSpec, type UniformSpec } from "./kernel.ts";
 import type { OperandView } from "./request.ts";
@@ -81,6 +82,7 @@ const isZero = (e: string): boolean => e === "0u";
 /** `offset + sum ix_d * stride_d` over axes that can be nonzero, stride scaled by 1/`unit`. */
 function affine(v: OperandView, ix: readonly string[], unit: Lanes): string {
   invariant(ix.length === v.shape.length, `operand of rank ${v.shape.length} indexed with ${ix.length} indices`);
+  if (v.quads) return quadAffine(v, ix, unit);
   const last = ix.length - 1;
   invariant(v.offset % unit === 0, `offset ${v.offset} is not a multiple of ${unit}`);
   const terms: string[] = [];
@@ -93,6 +95,30 @@ function affine(v: OperandView, ix: readonly string[], unit: Lanes): string {
     if (stride !== 0) terms.push(stride === 1 ? `(${e})` : wgsl`(${e}) * ${u32(stride)}`);
   });
   return terms.length === 0 ? "0u" : terms.join(" + ");
+}
+
+/**
+ * Element [n, k] of a weight in row quads (runtime/artifact/quads.ts), in units of `unit` elements
+ * (`k` counts units too): with U the elements of a quad's 16-byte unit and r = U / unit units in it,
+ * offset / unit + ((n / 4) * (K / U) + k / r) * 4r + (n % 4) * r + k % r. The terms of n do not
+ * change along a K walk, so a loop over k hoists them: the walk is one contiguous run.
+ */
+function quadAffine(v: OperandView, ix: readonly string[], unit: Lanes): string {
+  const [N, K] = v.shape;
+  invariant(v.shape.length === 2 && typeof N === "number" && typeof K === "number" && v.strides[0] === K && v.strides[1] === 1, "a weight in quads is read as a whole [N, K] matrix");
+  const U = quadUnit(v.buffer.dtype);
+  const r = U / unit;
+  invariant(Number.isInteger(r) && v.offset % unit === 0, `quads of ${U} elements read ${unit} at a time`);
+  const [n, k] = ix as [string, string];
+  const q = QUAD_ROWS;
+  const unitOf = r === 1 ? `(${k})` : wgsl`(${k}) / ${u32(r)}`;
+  const terms = [
+    ...(v.offset === 0 ? [] : [wgsl`${u32(v.offset / unit)}`]),
+    wgsl`((${n}) / ${u32(q)} * ${u32(K / U)} + ${unitOf}) * ${u32(q * r)}`,
+    wgsl`(${n}) % ${u32(q)}${r === 1 ? "" : wgsl` * ${u32(r)}`}`,
+    ...(r === 1 ? [] : [wgsl`(${k}) % ${u32(r)}`]),
+  ];
+  return terms.join(" + ");
 }
 
 /**

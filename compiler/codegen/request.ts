@@ -21,6 +21,7 @@ import { byteSize, DTYPES, symbolicNumel, type Dtype, type Shape } from "../ir/t
 import { kernels } from "../plan/kernels.ts";
 import { storage, type Storage } from "../plan/storage.ts";
 import { layouts, type Layout } from "../plan/views.ts";
+import { QUAD_ROWS } from "../../runtime/artifact/quads.ts";
 import { rowWindows, type WeightLayout, type Window } from "../plan/weights.ts";
 import { CodegenError, type BufferRole, type Extent } from "./kernel.ts";
 
@@ -52,6 +53,11 @@ export interface OperandView {
   readonly strides: readonly number[];
   /** The graph value whose storage this is (tests feed and read buffers through it). */
   readonly base: ValueRef;
+  /**
+   * A whole weight [N, K] stored in row quads (runtime/artifact/quads.ts): element [n, k] is not at
+   * offset + n * K + k but where quadIndex puts it. The accessor (operands.ts) addresses it so.
+   */
+  readonly quads?: true;
   /** Element offset of that base value in the buffer: 0, except a weight inside its layer's buffer. */
   readonly baseOffset: number;
 }
@@ -150,7 +156,8 @@ export function requestFromGraph<K extends OpName>(
     const packing = (dtype: Dtype) => (DTYPES[dtype].packed !== null && options.f16 !== "native" ? { packed: true } : {});
     if (st.kind === "weight" && options.weights) {
       const placed = weightBuffer(options.weights, st.name, baseType.shape, node.spans);
-      return { buffer: { ...placed.buffer, ...packing(placed.buffer.dtype) }, shape, offset: placed.offset + a.offset, strides: a.strides, base: a.base, baseOffset: placed.offset };
+      const quads = placed.quads ? { quads: true as const } : {};
+      return { buffer: { ...placed.buffer, ...packing(placed.buffer.dtype) }, shape, offset: placed.offset + a.offset, strides: a.strides, base: a.base, baseOffset: placed.offset, ...quads };
     }
     return {
       buffer: {
@@ -184,7 +191,7 @@ function sameStrides(a: Layout, b: Layout): boolean {
 }
 
 /** Weight `name`'s buffer in the layout, with row windows when it is alone and over the binding limit. */
-function weightBuffer(layout: WeightLayout, name: string, shape: Shape, spans: readonly Span[]): { buffer: BufferRef; offset: number } {
+function weightBuffer(layout: WeightLayout, name: string, shape: Shape, spans: readonly Span[]): { buffer: BufferRef; offset: number; quads: boolean } {
   const place = layout.of(name);
   if (place === undefined) throw new CodegenError(`weight ${name} is not in the model's weight layout (was the memory built from another model?)`, spans);
   const dims = shape.map((d) => {
@@ -199,10 +206,10 @@ function weightBuffer(layout: WeightLayout, name: string, shape: Shape, spans: r
   const bytes = byteSize(dtype, place.elements);
   if (bytes > layout.limitBytes) {
     try {
-      windows = rowWindows(dims, dtype, layout.limitBytes);
+      windows = rowWindows(dims, dtype, layout.limitBytes, place.quads ? QUAD_ROWS : 1);
     } catch (e) {
       throw new CodegenError(`weight ${name} (${bytes} bytes) exceeds maxStorageBufferBindingSize: ${(e as Error).message}`, spans);
     }
   }
-  return { buffer: { key: place.key, role: "weight", dtype, elements: { perL: 0, fixed: elements }, ...(windows ? { windows } : {}) }, offset: place.offset };
+  return { buffer: { key: place.key, role: "weight", dtype, elements: { perL: 0, fixed: elements }, ...(windows ? { windows } : {}) }, offset: place.offset, quads: place.quads };
 }

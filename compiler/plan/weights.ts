@@ -21,6 +21,7 @@
  */
 import type { WeightBufferArtifact } from "../../runtime/artifact/types.ts";
 import { invariant } from "../diag/diagnostic.ts";
+import { quadsFit } from "../../runtime/artifact/quads.ts";
 import { byteSize, elementsIn, numel, type Dtype } from "../ir/types.ts";
 
 /** WebGPU's minStorageBufferOffsetAlignment, in bytes: every tensor and window starts at a multiple. */
@@ -39,6 +40,8 @@ export interface WeightPlace {
   readonly offset: number;
   readonly elements: number;
   readonly shape: readonly number[];
+  /** Stored in row quads (runtime/artifact/quads.ts), not row-major. */
+  readonly quads: boolean;
 }
 
 /** One GPU buffer of weights, as the artifact records it. */
@@ -70,7 +73,7 @@ export function layerGroup(name: string): string | null {
  * The layout of `weights` (the model's full list, in checkpoint order) for an adapter whose
  * storage bindings are at most `limits.maxStorageBufferBindingSize` bytes.
  */
-export function weightLayout(weights: readonly WeightEntry[], limits: { readonly maxStorageBufferBindingSize: number }): WeightLayout {
+export function weightLayout(weights: readonly WeightEntry[], limits: { readonly maxStorageBufferBindingSize: number }, quads: ReadonlySet<string> = new Set()): WeightLayout {
   const limitBytes = limits.maxStorageBufferBindingSize;
   const groups = new Map<string, WeightEntry[]>();
   const order: (string | WeightEntry)[] = [];
@@ -89,8 +92,12 @@ export function weightLayout(weights: readonly WeightEntry[], limits: { readonly
   }
 
   const buffers: WeightBuffer[] = [];
+  const tensor = (w: WeightEntry, offset: number) => {
+    invariant(!quads.has(w.name) || quadsFit(w.shape, w.dtype), `weight ${w.name} [${w.shape.join(", ")}] cannot be stored in quads`);
+    return { name: w.name, offset, shape: w.shape, ...(quads.has(w.name) ? { quads: true as const } : {}) };
+  };
   const alone = (w: WeightEntry): void => {
-    buffers.push({ key: `weight:${w.name}`, dtype: w.dtype, elements: numel(w.shape), tensors: [{ name: w.name, offset: 0, shape: w.shape }] });
+    buffers.push({ key: `weight:${w.name}`, dtype: w.dtype, elements: numel(w.shape), tensors: [tensor(w, 0)] });
   };
   for (const item of order) {
     if (typeof item !== "string") {
@@ -98,7 +105,7 @@ export function weightLayout(weights: readonly WeightEntry[], limits: { readonly
       continue;
     }
     let part = 0;
-    let tensors: { name: string; offset: number; shape: readonly number[] }[] = [];
+    let tensors: WeightBuffer["tensors"][number][] = [];
     let end = 0;
     let dtype: Dtype | null = null;
     const flush = (): void => {
@@ -121,10 +128,10 @@ export function weightLayout(weights: readonly WeightEntry[], limits: { readonly
       const offset = alignUp(end, elementsIn(w.dtype, OFFSET_ALIGN_BYTES));
       if (byteSize(w.dtype, offset + n) > limitBytes) {
         flush();
-        tensors.push({ name: w.name, offset: 0, shape: w.shape });
+        tensors.push(tensor(w, 0));
         end = n;
       } else {
-        tensors.push({ name: w.name, offset, shape: w.shape });
+        tensors.push(tensor(w, offset));
         end = offset + n;
       }
     }
@@ -135,7 +142,7 @@ export function weightLayout(weights: readonly WeightEntry[], limits: { readonly
   for (const b of buffers) {
     for (const t of b.tensors) {
       invariant(!places.has(t.name), `weight ${t.name} listed twice`);
-      places.set(t.name, { key: b.key, offset: t.offset, elements: numel(t.shape), shape: t.shape });
+      places.set(t.name, { key: b.key, offset: t.offset, elements: numel(t.shape), shape: t.shape, quads: t.quads === true });
     }
   }
   return { limitBytes, buffers, of: (name) => places.get(name) };
@@ -144,18 +151,20 @@ export function weightLayout(weights: readonly WeightEntry[], limits: { readonly
 /**
  * The row windows a tensor of `shape` (rows = shape[0]) is bound as when it is larger than
  * `limitBytes`: whole rows each, at most `limitBytes` per window, every window starting at a
- * multiple of 256 bytes; the last window is rounded up to whole vec4s (its buffer is too).
+ * multiple of 256 bytes and of `rowStep` rows (4 for a tensor in row quads: a quad is one run of
+ * the buffer, never split); the last window is rounded up to whole vec4s (its buffer is too).
  * One window when the tensor fits. Throws a RangeError when a single aligned step of rows
  * (or a row) is already over the limit.
  */
-export function rowWindows(shape: readonly number[], dtype: Dtype, limitBytes: number): readonly Window[] {
+export function rowWindows(shape: readonly number[], dtype: Dtype, limitBytes: number, rowStep = 1): readonly Window[] {
   const total = numel(shape);
   if (byteSize(dtype, total) <= limitBytes) return [{ offset: 0, elements: alignUp(total, 4) }];
   const rows = shape[0] ?? 1;
   const rowElems = total / rows;
   const rowBytes = byteSize(dtype, rowElems);
   // The smallest number of rows whose bytes are a multiple of the offset alignment.
-  const step = OFFSET_ALIGN_BYTES / gcd(OFFSET_ALIGN_BYTES, rowBytes);
+  const aligned = OFFSET_ALIGN_BYTES / gcd(OFFSET_ALIGN_BYTES, rowBytes);
+  const step = (aligned * rowStep) / gcd(aligned, rowStep);
   const perWindow = Math.floor(limitBytes / (rowBytes * step)) * step;
   if (perWindow === 0) {
     throw new RangeError(`rows of ${rowElems} ${dtype} cannot be split into ${OFFSET_ALIGN_BYTES}-byte aligned windows of at most ${limitBytes} bytes (${step} rows are ${rowBytes * step} bytes)`);

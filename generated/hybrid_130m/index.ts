@@ -237,7 +237,7 @@ export type Weights = ShapedWeights<WeightShapes>;
 /** The compiled model hybrid_130m: its kernels in dispatch order with their WGSL, buffers, weights and their layout, the limits it needs. */
 export const artifact = {
   format: "hybridc-artifact",
-  version: 2,
+  version: 3,
   hybridc: "0.1.0",
   source: "hybrid-130m.hyb",
   model: "hybrid_130m",
@@ -1020,7 +1020,7 @@ export const artifact = {
       key: "weight:model.embed_tokens.weight",
       dtype: "f32",
       elements: 196608,
-      tensors: [{ name: "model.embed_tokens.weight", offset: 0, shape: [256, 768] }],
+      tensors: [{ name: "model.embed_tokens.weight", offset: 0, shape: [256, 768], quads: true }],
     },
     {
       key: "weight:model.layers.0",
@@ -1028,14 +1028,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.0.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.0.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.0.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.0.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.0.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.0.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.0.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.0.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.0.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.0.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.0.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1044,14 +1044,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.1.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.1.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.1.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.1.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.1.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.1.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.1.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.1.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.1.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.1.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.1.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1060,14 +1060,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.2.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.2.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.2.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.2.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.2.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.2.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.2.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.2.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.2.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.2.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.2.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1076,14 +1076,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.3.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.3.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.3.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.3.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.3.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.3.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.3.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.3.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.3.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.3.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.3.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1092,14 +1092,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.4.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.4.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.4.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.4.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.4.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.4.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.4.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.4.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.4.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.4.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.4.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1108,14 +1108,14 @@ export const artifact = {
       elements: 6292992,
       tensors: [
         { name: "model.layers.5.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.5.self_attn.q_proj.weight", offset: 768, shape: [768, 768] },
-        { name: "model.layers.5.self_attn.k_proj.weight", offset: 590592, shape: [256, 768] },
-        { name: "model.layers.5.self_attn.v_proj.weight", offset: 787200, shape: [256, 768] },
-        { name: "model.layers.5.self_attn.o_proj.weight", offset: 983808, shape: [768, 768] },
+        { name: "model.layers.5.self_attn.q_proj.weight", offset: 768, shape: [768, 768], quads: true },
+        { name: "model.layers.5.self_attn.k_proj.weight", offset: 590592, shape: [256, 768], quads: true },
+        { name: "model.layers.5.self_attn.v_proj.weight", offset: 787200, shape: [256, 768], quads: true },
+        { name: "model.layers.5.self_attn.o_proj.weight", offset: 983808, shape: [768, 768], quads: true },
         { name: "model.layers.5.pre_ff_layernorm.weight", offset: 1573632, shape: [768] },
-        { name: "model.layers.5.feed_forward.gate_proj.weight", offset: 1574400, shape: [2048, 768] },
-        { name: "model.layers.5.feed_forward.up_proj.weight", offset: 3147264, shape: [2048, 768] },
-        { name: "model.layers.5.feed_forward.down_proj.weight", offset: 4720128, shape: [768, 2048] },
+        { name: "model.layers.5.feed_forward.gate_proj.weight", offset: 1574400, shape: [2048, 768], quads: true },
+        { name: "model.layers.5.feed_forward.up_proj.weight", offset: 3147264, shape: [2048, 768], quads: true },
+        { name: "model.layers.5.feed_forward.down_proj.weight", offset: 4720128, shape: [768, 2048], quads: true },
       ],
     },
     {
@@ -1124,14 +1124,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.6.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.6.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.6.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.6.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.6.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.6.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.6.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.6.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.6.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.6.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.6.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1140,14 +1140,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.7.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.7.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.7.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.7.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.7.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.7.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.7.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.7.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.7.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.7.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.7.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1156,14 +1156,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.8.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.8.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.8.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.8.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.8.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.8.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.8.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.8.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.8.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.8.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.8.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1172,14 +1172,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.9.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.9.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.9.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.9.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.9.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.9.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.9.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.9.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.9.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.9.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.9.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1188,14 +1188,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.10.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.10.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.10.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.10.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.10.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.10.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.10.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.10.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.10.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.10.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.10.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1204,14 +1204,14 @@ export const artifact = {
       elements: 6292992,
       tensors: [
         { name: "model.layers.11.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.11.self_attn.q_proj.weight", offset: 768, shape: [768, 768] },
-        { name: "model.layers.11.self_attn.k_proj.weight", offset: 590592, shape: [256, 768] },
-        { name: "model.layers.11.self_attn.v_proj.weight", offset: 787200, shape: [256, 768] },
-        { name: "model.layers.11.self_attn.o_proj.weight", offset: 983808, shape: [768, 768] },
+        { name: "model.layers.11.self_attn.q_proj.weight", offset: 768, shape: [768, 768], quads: true },
+        { name: "model.layers.11.self_attn.k_proj.weight", offset: 590592, shape: [256, 768], quads: true },
+        { name: "model.layers.11.self_attn.v_proj.weight", offset: 787200, shape: [256, 768], quads: true },
+        { name: "model.layers.11.self_attn.o_proj.weight", offset: 983808, shape: [768, 768], quads: true },
         { name: "model.layers.11.pre_ff_layernorm.weight", offset: 1573632, shape: [768] },
-        { name: "model.layers.11.feed_forward.gate_proj.weight", offset: 1574400, shape: [2048, 768] },
-        { name: "model.layers.11.feed_forward.up_proj.weight", offset: 3147264, shape: [2048, 768] },
-        { name: "model.layers.11.feed_forward.down_proj.weight", offset: 4720128, shape: [768, 2048] },
+        { name: "model.layers.11.feed_forward.gate_proj.weight", offset: 1574400, shape: [2048, 768], quads: true },
+        { name: "model.layers.11.feed_forward.up_proj.weight", offset: 3147264, shape: [2048, 768], quads: true },
+        { name: "model.layers.11.feed_forward.down_proj.weight", offset: 4720128, shape: [768, 2048], quads: true },
       ],
     },
     {
@@ -1220,14 +1220,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.12.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.12.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.12.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.12.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.12.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.12.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.12.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.12.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.12.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.12.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.12.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1236,14 +1236,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.13.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.13.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.13.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.13.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.13.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.13.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.13.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.13.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.13.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.13.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.13.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1252,14 +1252,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.14.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.14.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.14.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.14.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.14.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.14.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.14.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.14.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.14.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.14.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.14.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1268,14 +1268,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.15.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.15.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.15.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.15.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.15.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.15.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.15.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.15.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.15.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.15.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.15.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1284,14 +1284,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.16.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.16.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.16.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.16.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.16.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.16.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.16.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.16.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.16.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.16.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.16.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1300,14 +1300,14 @@ export const artifact = {
       elements: 6292992,
       tensors: [
         { name: "model.layers.17.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.17.self_attn.q_proj.weight", offset: 768, shape: [768, 768] },
-        { name: "model.layers.17.self_attn.k_proj.weight", offset: 590592, shape: [256, 768] },
-        { name: "model.layers.17.self_attn.v_proj.weight", offset: 787200, shape: [256, 768] },
-        { name: "model.layers.17.self_attn.o_proj.weight", offset: 983808, shape: [768, 768] },
+        { name: "model.layers.17.self_attn.q_proj.weight", offset: 768, shape: [768, 768], quads: true },
+        { name: "model.layers.17.self_attn.k_proj.weight", offset: 590592, shape: [256, 768], quads: true },
+        { name: "model.layers.17.self_attn.v_proj.weight", offset: 787200, shape: [256, 768], quads: true },
+        { name: "model.layers.17.self_attn.o_proj.weight", offset: 983808, shape: [768, 768], quads: true },
         { name: "model.layers.17.pre_ff_layernorm.weight", offset: 1573632, shape: [768] },
-        { name: "model.layers.17.feed_forward.gate_proj.weight", offset: 1574400, shape: [2048, 768] },
-        { name: "model.layers.17.feed_forward.up_proj.weight", offset: 3147264, shape: [2048, 768] },
-        { name: "model.layers.17.feed_forward.down_proj.weight", offset: 4720128, shape: [768, 2048] },
+        { name: "model.layers.17.feed_forward.gate_proj.weight", offset: 1574400, shape: [2048, 768], quads: true },
+        { name: "model.layers.17.feed_forward.up_proj.weight", offset: 3147264, shape: [2048, 768], quads: true },
+        { name: "model.layers.17.feed_forward.down_proj.weight", offset: 4720128, shape: [768, 2048], quads: true },
       ],
     },
     {
@@ -1316,14 +1316,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.18.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.18.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.18.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.18.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.18.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.18.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.18.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.18.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.18.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.18.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.18.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1332,14 +1332,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.19.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.19.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.19.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.19.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.19.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.19.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.19.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.19.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.19.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.19.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.19.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1348,14 +1348,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.20.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.20.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.20.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.20.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.20.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.20.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.20.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.20.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.20.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.20.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.20.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1364,14 +1364,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.21.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.21.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.21.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.21.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.21.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.21.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.21.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.21.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.21.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.21.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.21.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1380,14 +1380,14 @@ export const artifact = {
       elements: 3765440,
       tensors: [
         { name: "model.layers.22.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.22.mamba.in_proj.weight", offset: 768, shape: [3352, 768] },
+        { name: "model.layers.22.mamba.in_proj.weight", offset: 768, shape: [3352, 768], quads: true },
         { name: "model.layers.22.mamba.conv1d.weight", offset: 2575104, shape: [1792, 1, 4] },
         { name: "model.layers.22.mamba.conv1d.bias", offset: 2582272, shape: [1792] },
         { name: "model.layers.22.mamba.dt_bias", offset: 2584064, shape: [24] },
         { name: "model.layers.22.mamba.A_log", offset: 2584128, shape: [24] },
         { name: "model.layers.22.mamba.D", offset: 2584192, shape: [24] },
         { name: "model.layers.22.mamba.norm.weight", offset: 2584256, shape: [1536] },
-        { name: "model.layers.22.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536] },
+        { name: "model.layers.22.mamba.out_proj.weight", offset: 2585792, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1396,14 +1396,14 @@ export const artifact = {
       elements: 6292992,
       tensors: [
         { name: "model.layers.23.input_layernorm.weight", offset: 0, shape: [768] },
-        { name: "model.layers.23.self_attn.q_proj.weight", offset: 768, shape: [768, 768] },
-        { name: "model.layers.23.self_attn.k_proj.weight", offset: 590592, shape: [256, 768] },
-        { name: "model.layers.23.self_attn.v_proj.weight", offset: 787200, shape: [256, 768] },
-        { name: "model.layers.23.self_attn.o_proj.weight", offset: 983808, shape: [768, 768] },
+        { name: "model.layers.23.self_attn.q_proj.weight", offset: 768, shape: [768, 768], quads: true },
+        { name: "model.layers.23.self_attn.k_proj.weight", offset: 590592, shape: [256, 768], quads: true },
+        { name: "model.layers.23.self_attn.v_proj.weight", offset: 787200, shape: [256, 768], quads: true },
+        { name: "model.layers.23.self_attn.o_proj.weight", offset: 983808, shape: [768, 768], quads: true },
         { name: "model.layers.23.pre_ff_layernorm.weight", offset: 1573632, shape: [768] },
-        { name: "model.layers.23.feed_forward.gate_proj.weight", offset: 1574400, shape: [2048, 768] },
-        { name: "model.layers.23.feed_forward.up_proj.weight", offset: 3147264, shape: [2048, 768] },
-        { name: "model.layers.23.feed_forward.down_proj.weight", offset: 4720128, shape: [768, 2048] },
+        { name: "model.layers.23.feed_forward.gate_proj.weight", offset: 1574400, shape: [2048, 768], quads: true },
+        { name: "model.layers.23.feed_forward.up_proj.weight", offset: 3147264, shape: [2048, 768], quads: true },
+        { name: "model.layers.23.feed_forward.down_proj.weight", offset: 4720128, shape: [768, 2048], quads: true },
       ],
     },
     {
@@ -1430,7 +1430,7 @@ export const artifact = {
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [L], strides [1] in input:tokens
-//   table [256,768], strides [768, 1] in weight:model.embed_tokens.weight
+//   table [256,768], strides [768, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   y     [L,768], strides [768, 1] in %268#0 (written)
 //
 // threads:
@@ -1457,7 +1457,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ir = ir / 192u;
   let i0 = ir;
   let row = min(u32(ids[(i0)]), 255u);
-  y[(i0) * 192u + (i1)] = table[(row) * 192u + (i1)];
+  y[(i0) * 192u + (i1)] = table[((row) / 4u * 192u + (i1)) * 4u + (row) % 4u];
 }
 `,
         entryPoint: "main",
@@ -1520,7 +1520,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %268#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.0
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w [768], strides [1] in weight:model.layers.0
 //   y      [L,3352], strides [3352, 1] in %269#0 (written)
 //
@@ -1634,22 +1634,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -2141,7 +2141,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %282#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.0
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.0
 //   residual [L,768], strides [768, 1] in %268#0
 //   y        [L,768], strides [768, 1] in %284#0 (written)
@@ -2257,22 +2257,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -2445,7 +2445,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %284#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.1
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w [768], strides [1] in weight:model.layers.1
 //   y      [L,3352], strides [3352, 1] in %285#0 (written)
 //
@@ -2559,22 +2559,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3066,7 +3066,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %298#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.1
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.1
 //   residual [L,768], strides [768, 1] in %284#0
 //   y        [L,768], strides [768, 1] in %300#0 (written)
@@ -3182,22 +3182,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3370,7 +3370,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %300#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.2
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w [768], strides [1] in weight:model.layers.2
 //   y      [L,3352], strides [3352, 1] in %301#0 (written)
 //
@@ -3484,22 +3484,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3991,7 +3991,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %314#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.2
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.2
 //   residual [L,768], strides [768, 1] in %300#0
 //   y        [L,768], strides [768, 1] in %316#0 (written)
@@ -4107,22 +4107,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -4295,7 +4295,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %316#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.3
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w [768], strides [1] in weight:model.layers.3
 //   y      [L,3352], strides [3352, 1] in %317#0 (written)
 //
@@ -4409,22 +4409,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -4916,7 +4916,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %330#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.3
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.3
 //   residual [L,768], strides [768, 1] in %316#0
 //   y        [L,768], strides [768, 1] in %332#0 (written)
@@ -5032,22 +5032,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5220,7 +5220,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %332#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.4
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w [768], strides [1] in weight:model.layers.4
 //   y      [L,3352], strides [3352, 1] in %333#0 (written)
 //
@@ -5334,22 +5334,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5841,7 +5841,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %346#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.4
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.4
 //   residual [L,768], strides [768, 1] in %332#0
 //   y        [L,768], strides [768, 1] in %348#0 (written)
@@ -5957,22 +5957,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6145,9 +6145,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %348#0
-//   W0     [768,768] at offset 768, strides [768, 1] in weight:model.layers.5
-//   W1     [256,768] at offset 590592, strides [768, 1] in weight:model.layers.5
-//   W2     [256,768] at offset 787200, strides [768, 1] in weight:model.layers.5
+//   W0     [768,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.5
+//   W1     [256,768] at offset 590592, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.5
+//   W2     [256,768] at offset 787200, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w [768], strides [1] in weight:model.layers.5
 //   y      [L,1280], strides [1280, 1] in %349#0 (written)
 //
@@ -6261,22 +6261,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[192u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6387,22 +6387,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6513,22 +6513,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6911,7 +6911,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,768], strides [768, 1] in %353#0
-//   W        [768,768] at offset 983808, strides [768, 1] in weight:model.layers.5
+//   W        [768,768] at offset 983808, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   residual [L,768], strides [768, 1] in %348#0
 //   y        [L,768], strides [768, 1] in %354#0 (written)
 //
@@ -6965,22 +6965,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)];
-      let w0_0 = W[245952u + (min(c0, 767u)) * 192u + (k)];
+      let w0_0 = W[245952u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[245952u + (min(c0 + 1u, 767u)) * 192u + (k)];
+      let w0_1 = W[245952u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[245952u + (min(c0 + 2u, 767u)) * 192u + (k)];
+      let w0_2 = W[245952u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[245952u + (min(c0 + 3u, 767u)) * 192u + (k)];
+      let w0_3 = W[245952u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -7153,8 +7153,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %354#0
-//   W0     [2048,768] at offset 1574400, strides [768, 1] in weight:model.layers.5
-//   W1     [2048,768] at offset 3147264, strides [768, 1] in weight:model.layers.5
+//   W0     [2048,768] at offset 1574400, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.5
+//   W1     [2048,768] at offset 3147264, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w [768] at offset 1573632, strides [1] in weight:model.layers.5
 //   y      [L,2048], strides [2048, 1] in %355#0 (written)
 //
@@ -7272,22 +7272,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W0_W1_norm_w[393408u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W0_W1_norm_w[393408u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W0_W1_norm_w[393408u + (k)];
-      let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
+      let w0_0 = W0_W1_norm_w[393600u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w0_1 = W0_W1_norm_w[393600u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
+      let w1_0 = W0_W1_norm_w[786816u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w1_1 = W0_W1_norm_w[786816u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -7409,7 +7409,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,2048], strides [2048, 1] in %355#0
-//   W        [768,2048] at offset 4720128, strides [2048, 1] in weight:model.layers.5
+//   W        [768,2048] at offset 4720128, strides [2048, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   residual [L,768], strides [768, 1] in %354#0
 //   y        [L,768], strides [768, 1] in %356#0 (written)
 //
@@ -7463,22 +7463,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 512u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 512u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 512u + (k)];
-      let w0_0 = W[1180032u + (min(c0, 767u)) * 512u + (k)];
+      let w0_0 = W[1180032u + ((min(c0, 764u)) / 4u * 512u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[1180032u + (min(c0 + 1u, 767u)) * 512u + (k)];
+      let w0_1 = W[1180032u + ((min(c0, 764u) + 1u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[1180032u + (min(c0 + 2u, 767u)) * 512u + (k)];
+      let w0_2 = W[1180032u + ((min(c0, 764u) + 2u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[1180032u + (min(c0 + 3u, 767u)) * 512u + (k)];
+      let w0_3 = W[1180032u + ((min(c0, 764u) + 3u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -7651,7 +7651,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %356#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.6
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w [768], strides [1] in weight:model.layers.6
 //   y      [L,3352], strides [3352, 1] in %357#0 (written)
 //
@@ -7765,22 +7765,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8272,7 +8272,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %370#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.6
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.6
 //   residual [L,768], strides [768, 1] in %356#0
 //   y        [L,768], strides [768, 1] in %372#0 (written)
@@ -8388,22 +8388,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8576,7 +8576,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %372#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.7
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w [768], strides [1] in weight:model.layers.7
 //   y      [L,3352], strides [3352, 1] in %373#0 (written)
 //
@@ -8690,22 +8690,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -9197,7 +9197,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %386#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.7
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.7
 //   residual [L,768], strides [768, 1] in %372#0
 //   y        [L,768], strides [768, 1] in %388#0 (written)
@@ -9313,22 +9313,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -9501,7 +9501,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %388#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.8
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   norm_w [768], strides [1] in weight:model.layers.8
 //   y      [L,3352], strides [3352, 1] in %389#0 (written)
 //
@@ -9615,22 +9615,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -10122,7 +10122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %402#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.8
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.8
 //   residual [L,768], strides [768, 1] in %388#0
 //   y        [L,768], strides [768, 1] in %404#0 (written)
@@ -10238,22 +10238,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -10426,7 +10426,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %404#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.9
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   norm_w [768], strides [1] in weight:model.layers.9
 //   y      [L,3352], strides [3352, 1] in %405#0 (written)
 //
@@ -10540,22 +10540,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -11047,7 +11047,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %418#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.9
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.9
 //   residual [L,768], strides [768, 1] in %404#0
 //   y        [L,768], strides [768, 1] in %420#0 (written)
@@ -11163,22 +11163,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -11351,7 +11351,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %420#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.10
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   norm_w [768], strides [1] in weight:model.layers.10
 //   y      [L,3352], strides [3352, 1] in %421#0 (written)
 //
@@ -11465,22 +11465,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -11972,7 +11972,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %434#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.10
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.10
 //   residual [L,768], strides [768, 1] in %420#0
 //   y        [L,768], strides [768, 1] in %436#0 (written)
@@ -12088,22 +12088,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12276,9 +12276,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %436#0
-//   W0     [768,768] at offset 768, strides [768, 1] in weight:model.layers.11
-//   W1     [256,768] at offset 590592, strides [768, 1] in weight:model.layers.11
-//   W2     [256,768] at offset 787200, strides [768, 1] in weight:model.layers.11
+//   W0     [768,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.11
+//   W1     [256,768] at offset 590592, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.11
+//   W2     [256,768] at offset 787200, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   norm_w [768], strides [1] in weight:model.layers.11
 //   y      [L,1280], strides [1280, 1] in %437#0 (written)
 //
@@ -12392,22 +12392,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[192u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12518,22 +12518,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12644,22 +12644,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -13042,7 +13042,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,768], strides [768, 1] in %441#0
-//   W        [768,768] at offset 983808, strides [768, 1] in weight:model.layers.11
+//   W        [768,768] at offset 983808, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   residual [L,768], strides [768, 1] in %436#0
 //   y        [L,768], strides [768, 1] in %442#0 (written)
 //
@@ -13096,22 +13096,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)];
-      let w0_0 = W[245952u + (min(c0, 767u)) * 192u + (k)];
+      let w0_0 = W[245952u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[245952u + (min(c0 + 1u, 767u)) * 192u + (k)];
+      let w0_1 = W[245952u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[245952u + (min(c0 + 2u, 767u)) * 192u + (k)];
+      let w0_2 = W[245952u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[245952u + (min(c0 + 3u, 767u)) * 192u + (k)];
+      let w0_3 = W[245952u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -13284,8 +13284,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %442#0
-//   W0     [2048,768] at offset 1574400, strides [768, 1] in weight:model.layers.11
-//   W1     [2048,768] at offset 3147264, strides [768, 1] in weight:model.layers.11
+//   W0     [2048,768] at offset 1574400, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.11
+//   W1     [2048,768] at offset 3147264, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   norm_w [768] at offset 1573632, strides [1] in weight:model.layers.11
 //   y      [L,2048], strides [2048, 1] in %443#0 (written)
 //
@@ -13403,22 +13403,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W0_W1_norm_w[393408u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W0_W1_norm_w[393408u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W0_W1_norm_w[393408u + (k)];
-      let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
+      let w0_0 = W0_W1_norm_w[393600u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w0_1 = W0_W1_norm_w[393600u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
+      let w1_0 = W0_W1_norm_w[786816u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w1_1 = W0_W1_norm_w[786816u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -13540,7 +13540,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,2048], strides [2048, 1] in %443#0
-//   W        [768,2048] at offset 4720128, strides [2048, 1] in weight:model.layers.11
+//   W        [768,2048] at offset 4720128, strides [2048, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   residual [L,768], strides [768, 1] in %442#0
 //   y        [L,768], strides [768, 1] in %444#0 (written)
 //
@@ -13594,22 +13594,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 512u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 512u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 512u + (k)];
-      let w0_0 = W[1180032u + (min(c0, 767u)) * 512u + (k)];
+      let w0_0 = W[1180032u + ((min(c0, 764u)) / 4u * 512u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[1180032u + (min(c0 + 1u, 767u)) * 512u + (k)];
+      let w0_1 = W[1180032u + ((min(c0, 764u) + 1u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[1180032u + (min(c0 + 2u, 767u)) * 512u + (k)];
+      let w0_2 = W[1180032u + ((min(c0, 764u) + 2u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[1180032u + (min(c0 + 3u, 767u)) * 512u + (k)];
+      let w0_3 = W[1180032u + ((min(c0, 764u) + 3u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -13782,7 +13782,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %444#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.12
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   norm_w [768], strides [1] in weight:model.layers.12
 //   y      [L,3352], strides [3352, 1] in %445#0 (written)
 //
@@ -13896,22 +13896,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -14403,7 +14403,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %458#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.12
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.12
 //   residual [L,768], strides [768, 1] in %444#0
 //   y        [L,768], strides [768, 1] in %460#0 (written)
@@ -14519,22 +14519,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -14707,7 +14707,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %460#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.13
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   norm_w [768], strides [1] in weight:model.layers.13
 //   y      [L,3352], strides [3352, 1] in %461#0 (written)
 //
@@ -14821,22 +14821,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -15328,7 +15328,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %474#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.13
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.13
 //   residual [L,768], strides [768, 1] in %460#0
 //   y        [L,768], strides [768, 1] in %476#0 (written)
@@ -15444,22 +15444,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -15632,7 +15632,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %476#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.14
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   norm_w [768], strides [1] in weight:model.layers.14
 //   y      [L,3352], strides [3352, 1] in %477#0 (written)
 //
@@ -15746,22 +15746,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -16253,7 +16253,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %490#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.14
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.14
 //   residual [L,768], strides [768, 1] in %476#0
 //   y        [L,768], strides [768, 1] in %492#0 (written)
@@ -16369,22 +16369,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -16557,7 +16557,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %492#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.15
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   norm_w [768], strides [1] in weight:model.layers.15
 //   y      [L,3352], strides [3352, 1] in %493#0 (written)
 //
@@ -16671,22 +16671,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -17178,7 +17178,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %506#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.15
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.15
 //   residual [L,768], strides [768, 1] in %492#0
 //   y        [L,768], strides [768, 1] in %508#0 (written)
@@ -17294,22 +17294,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -17482,7 +17482,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %508#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.16
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.16
 //   norm_w [768], strides [1] in weight:model.layers.16
 //   y      [L,3352], strides [3352, 1] in %509#0 (written)
 //
@@ -17596,22 +17596,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -18103,7 +18103,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %522#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.16
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.16
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.16
 //   residual [L,768], strides [768, 1] in %508#0
 //   y        [L,768], strides [768, 1] in %524#0 (written)
@@ -18219,22 +18219,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -18407,9 +18407,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %524#0
-//   W0     [768,768] at offset 768, strides [768, 1] in weight:model.layers.17
-//   W1     [256,768] at offset 590592, strides [768, 1] in weight:model.layers.17
-//   W2     [256,768] at offset 787200, strides [768, 1] in weight:model.layers.17
+//   W0     [768,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
+//   W1     [256,768] at offset 590592, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
+//   W2     [256,768] at offset 787200, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
 //   norm_w [768], strides [1] in weight:model.layers.17
 //   y      [L,1280], strides [1280, 1] in %525#0 (written)
 //
@@ -18523,22 +18523,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[192u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -18649,22 +18649,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -18775,22 +18775,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -19173,7 +19173,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,768], strides [768, 1] in %529#0
-//   W        [768,768] at offset 983808, strides [768, 1] in weight:model.layers.17
+//   W        [768,768] at offset 983808, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
 //   residual [L,768], strides [768, 1] in %524#0
 //   y        [L,768], strides [768, 1] in %530#0 (written)
 //
@@ -19227,22 +19227,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)];
-      let w0_0 = W[245952u + (min(c0, 767u)) * 192u + (k)];
+      let w0_0 = W[245952u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[245952u + (min(c0 + 1u, 767u)) * 192u + (k)];
+      let w0_1 = W[245952u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[245952u + (min(c0 + 2u, 767u)) * 192u + (k)];
+      let w0_2 = W[245952u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[245952u + (min(c0 + 3u, 767u)) * 192u + (k)];
+      let w0_3 = W[245952u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -19415,8 +19415,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %530#0
-//   W0     [2048,768] at offset 1574400, strides [768, 1] in weight:model.layers.17
-//   W1     [2048,768] at offset 3147264, strides [768, 1] in weight:model.layers.17
+//   W0     [2048,768] at offset 1574400, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
+//   W1     [2048,768] at offset 3147264, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
 //   norm_w [768] at offset 1573632, strides [1] in weight:model.layers.17
 //   y      [L,2048], strides [2048, 1] in %531#0 (written)
 //
@@ -19534,22 +19534,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W0_W1_norm_w[393408u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W0_W1_norm_w[393408u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W0_W1_norm_w[393408u + (k)];
-      let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
+      let w0_0 = W0_W1_norm_w[393600u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w0_1 = W0_W1_norm_w[393600u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
+      let w1_0 = W0_W1_norm_w[786816u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w1_1 = W0_W1_norm_w[786816u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -19671,7 +19671,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,2048], strides [2048, 1] in %531#0
-//   W        [768,2048] at offset 4720128, strides [2048, 1] in weight:model.layers.17
+//   W        [768,2048] at offset 4720128, strides [2048, 1], rows in quads of 16-byte units in weight:model.layers.17
 //   residual [L,768], strides [768, 1] in %530#0
 //   y        [L,768], strides [768, 1] in %532#0 (written)
 //
@@ -19725,22 +19725,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 512u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 512u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 512u + (k)];
-      let w0_0 = W[1180032u + (min(c0, 767u)) * 512u + (k)];
+      let w0_0 = W[1180032u + ((min(c0, 764u)) / 4u * 512u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[1180032u + (min(c0 + 1u, 767u)) * 512u + (k)];
+      let w0_1 = W[1180032u + ((min(c0, 764u) + 1u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[1180032u + (min(c0 + 2u, 767u)) * 512u + (k)];
+      let w0_2 = W[1180032u + ((min(c0, 764u) + 2u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[1180032u + (min(c0 + 3u, 767u)) * 512u + (k)];
+      let w0_3 = W[1180032u + ((min(c0, 764u) + 3u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -19913,7 +19913,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %532#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.18
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.18
 //   norm_w [768], strides [1] in weight:model.layers.18
 //   y      [L,3352], strides [3352, 1] in %533#0 (written)
 //
@@ -20027,22 +20027,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -20534,7 +20534,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %546#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.18
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.18
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.18
 //   residual [L,768], strides [768, 1] in %532#0
 //   y        [L,768], strides [768, 1] in %548#0 (written)
@@ -20650,22 +20650,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -20838,7 +20838,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %548#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.19
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.19
 //   norm_w [768], strides [1] in weight:model.layers.19
 //   y      [L,3352], strides [3352, 1] in %549#0 (written)
 //
@@ -20952,22 +20952,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -21459,7 +21459,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %562#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.19
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.19
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.19
 //   residual [L,768], strides [768, 1] in %548#0
 //   y        [L,768], strides [768, 1] in %564#0 (written)
@@ -21575,22 +21575,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -21763,7 +21763,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %564#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.20
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.20
 //   norm_w [768], strides [1] in weight:model.layers.20
 //   y      [L,3352], strides [3352, 1] in %565#0 (written)
 //
@@ -21877,22 +21877,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -22384,7 +22384,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %578#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.20
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.20
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.20
 //   residual [L,768], strides [768, 1] in %564#0
 //   y        [L,768], strides [768, 1] in %580#0 (written)
@@ -22500,22 +22500,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -22688,7 +22688,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %580#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.21
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.21
 //   norm_w [768], strides [1] in weight:model.layers.21
 //   y      [L,3352], strides [3352, 1] in %581#0 (written)
 //
@@ -22802,22 +22802,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -23309,7 +23309,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %594#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.21
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.21
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.21
 //   residual [L,768], strides [768, 1] in %580#0
 //   y        [L,768], strides [768, 1] in %596#0 (written)
@@ -23425,22 +23425,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -23613,7 +23613,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %596#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.22
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.22
 //   norm_w [768], strides [1] in weight:model.layers.22
 //   y      [L,3352], strides [3352, 1] in %597#0 (written)
 //
@@ -23727,22 +23727,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -24234,7 +24234,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %610#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.22
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.22
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.22
 //   residual [L,768], strides [768, 1] in %596#0
 //   y        [L,768], strides [768, 1] in %612#0 (written)
@@ -24350,22 +24350,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)] * W_norm_w[646064u + (k)];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -24538,9 +24538,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %612#0
-//   W0     [768,768] at offset 768, strides [768, 1] in weight:model.layers.23
-//   W1     [256,768] at offset 590592, strides [768, 1] in weight:model.layers.23
-//   W2     [256,768] at offset 787200, strides [768, 1] in weight:model.layers.23
+//   W0     [768,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.23
+//   W1     [256,768] at offset 590592, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.23
+//   W2     [256,768] at offset 787200, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.23
 //   norm_w [768], strides [1] in weight:model.layers.23
 //   y      [L,1280], strides [1280, 1] in %613#0 (written)
 //
@@ -24654,22 +24654,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[192u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -24780,22 +24780,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -24906,22 +24906,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -25304,7 +25304,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,768], strides [768, 1] in %617#0
-//   W        [768,768] at offset 983808, strides [768, 1] in weight:model.layers.23
+//   W        [768,768] at offset 983808, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.23
 //   residual [L,768], strides [768, 1] in %612#0
 //   y        [L,768], strides [768, 1] in %618#0 (written)
 //
@@ -25358,22 +25358,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)];
-      let w0_0 = W[245952u + (min(c0, 767u)) * 192u + (k)];
+      let w0_0 = W[245952u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[245952u + (min(c0 + 1u, 767u)) * 192u + (k)];
+      let w0_1 = W[245952u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[245952u + (min(c0 + 2u, 767u)) * 192u + (k)];
+      let w0_2 = W[245952u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[245952u + (min(c0 + 3u, 767u)) * 192u + (k)];
+      let w0_3 = W[245952u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -25546,8 +25546,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %618#0
-//   W0     [2048,768] at offset 1574400, strides [768, 1] in weight:model.layers.23
-//   W1     [2048,768] at offset 3147264, strides [768, 1] in weight:model.layers.23
+//   W0     [2048,768] at offset 1574400, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.23
+//   W1     [2048,768] at offset 3147264, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.23
 //   norm_w [768] at offset 1573632, strides [1] in weight:model.layers.23
 //   y      [L,2048], strides [2048, 1] in %619#0 (written)
 //
@@ -25665,22 +25665,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W0_W1_norm_w[393408u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W0_W1_norm_w[393408u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W0_W1_norm_w[393408u + (k)];
-      let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
+      let w0_0 = W0_W1_norm_w[393600u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w0_1 = W0_W1_norm_w[393600u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
+      let w1_0 = W0_W1_norm_w[786816u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w1_1 = W0_W1_norm_w[786816u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -25802,7 +25802,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,2048], strides [2048, 1] in %619#0
-//   W        [768,2048] at offset 4720128, strides [2048, 1] in weight:model.layers.23
+//   W        [768,2048] at offset 4720128, strides [2048, 1], rows in quads of 16-byte units in weight:model.layers.23
 //   residual [L,768], strides [768, 1] in %618#0
 //   y        [L,768], strides [768, 1] in %620#0 (written)
 //
@@ -25856,22 +25856,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 512u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 512u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 512u + (k)];
-      let w0_0 = W[1180032u + (min(c0, 767u)) * 512u + (k)];
+      let w0_0 = W[1180032u + ((min(c0, 764u)) / 4u * 512u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[1180032u + (min(c0 + 1u, 767u)) * 512u + (k)];
+      let w0_1 = W[1180032u + ((min(c0, 764u) + 1u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[1180032u + (min(c0 + 2u, 767u)) * 512u + (k)];
+      let w0_2 = W[1180032u + ((min(c0, 764u) + 2u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[1180032u + (min(c0 + 3u, 767u)) * 512u + (k)];
+      let w0_3 = W[1180032u + ((min(c0, 764u) + 3u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -26041,7 +26041,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %620#0
-//   W      [256,768], strides [768, 1] in weight:model.embed_tokens.weight
+//   W      [256,768], strides [768, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   norm_w [768], strides [1] in weight:model.final_layernorm.weight
 //   y      [L,256], strides [256, 1] in output:logits (written)
 //
@@ -26156,22 +26156,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * norm_w[(k)];
-      let w0_0 = W[(min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W[((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W[((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W[((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W[((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -27154,7 +27154,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [1], strides [1] in input:tokens
-//   table [256,768], strides [768, 1] in weight:model.embed_tokens.weight
+//   table [256,768], strides [768, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   y     [1,768], strides [768, 1] in %268#0 (written)
 //
 // threads:
@@ -27174,7 +27174,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let ir = f;
   let i1 = ir;
   let row = min(u32(ids[0u]), 255u);
-  y[(i1)] = table[(row) * 192u + (i1)];
+  y[(i1)] = table[((row) / 4u * 192u + (i1)) * 4u + (row) % 4u];
 }
 `,
         entryPoint: "main",
@@ -27237,7 +27237,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %268#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.0
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w     [768], strides [1] in weight:model.layers.0
 //   y          [1,3352], strides [3352, 1] in %270#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.0.conv
@@ -27311,13 +27311,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -27603,7 +27603,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %281#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.0
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.0
 //   residual [1,768], strides [768, 1] in %268#0
 //   y        [1,768], strides [768, 1] in %283#0 (written)
@@ -27670,13 +27670,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -27786,7 +27786,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %283#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.1
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w     [768], strides [1] in weight:model.layers.1
 //   y          [1,3352], strides [3352, 1] in %285#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.1.conv
@@ -27860,13 +27860,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -28152,7 +28152,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %296#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.1
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.1
 //   residual [1,768], strides [768, 1] in %283#0
 //   y        [1,768], strides [768, 1] in %298#0 (written)
@@ -28219,13 +28219,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -28335,7 +28335,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %298#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.2
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w     [768], strides [1] in weight:model.layers.2
 //   y          [1,3352], strides [3352, 1] in %300#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.2.conv
@@ -28409,13 +28409,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -28701,7 +28701,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %311#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.2
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.2
 //   residual [1,768], strides [768, 1] in %298#0
 //   y        [1,768], strides [768, 1] in %313#0 (written)
@@ -28768,13 +28768,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -28884,7 +28884,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %313#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.3
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w     [768], strides [1] in weight:model.layers.3
 //   y          [1,3352], strides [3352, 1] in %315#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.3.conv
@@ -28958,13 +28958,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -29250,7 +29250,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %326#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.3
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.3
 //   residual [1,768], strides [768, 1] in %313#0
 //   y        [1,768], strides [768, 1] in %328#0 (written)
@@ -29317,13 +29317,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -29433,7 +29433,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %328#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.4
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w     [768], strides [1] in weight:model.layers.4
 //   y          [1,3352], strides [3352, 1] in %330#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.4.conv
@@ -29507,13 +29507,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -29799,7 +29799,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %341#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.4
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.4
 //   residual [1,768], strides [768, 1] in %328#0
 //   y        [1,768], strides [768, 1] in %343#0 (written)
@@ -29866,13 +29866,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -29981,9 +29981,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,768], strides [768, 1] in %343#0
-//   W0     [768,768] at offset 768, strides [768, 1] in weight:model.layers.5
-//   W1     [256,768] at offset 590592, strides [768, 1] in weight:model.layers.5
-//   W2     [256,768] at offset 787200, strides [768, 1] in weight:model.layers.5
+//   W0     [768,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.5
+//   W1     [256,768] at offset 590592, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.5
+//   W2     [256,768] at offset 787200, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w [768], strides [1] in weight:model.layers.5
 //   y      [1,1280], strides [1280, 1] in %344#0 (written)
 //
@@ -30048,13 +30048,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[192u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -30087,13 +30087,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -30126,13 +30126,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -30523,7 +30523,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,768], strides [768, 1] in %349#0
-//   W        [768,768] at offset 983808, strides [768, 1] in weight:model.layers.5
+//   W        [768,768] at offset 983808, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   residual [1,768], strides [768, 1] in %343#0
 //   y        [1,768], strides [768, 1] in %350#0 (written)
 //
@@ -30565,13 +30565,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 192u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[245952u + (min(c0, 767u)) * 192u + (k)];
+          let w0_0 = W[245952u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[245952u + (min(c0 + 1u, 767u)) * 192u + (k)];
+          let w0_1 = W[245952u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[245952u + (min(c0 + 2u, 767u)) * 192u + (k)];
+          let w0_2 = W[245952u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[245952u + (min(c0 + 3u, 767u)) * 192u + (k)];
+          let w0_3 = W[245952u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -30680,8 +30680,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,768], strides [768, 1] in %350#0
-//   W0     [2048,768] at offset 1574400, strides [768, 1] in weight:model.layers.5
-//   W1     [2048,768] at offset 3147264, strides [768, 1] in weight:model.layers.5
+//   W0     [2048,768] at offset 1574400, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.5
+//   W1     [2048,768] at offset 3147264, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w [768] at offset 1573632, strides [1] in weight:model.layers.5
 //   y      [1,2048], strides [2048, 1] in %351#0 (written)
 //
@@ -30750,13 +30750,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
+      let w0_0 = W0_W1_norm_w[393600u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w0_1 = W0_W1_norm_w[393600u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
+      let w1_0 = W0_W1_norm_w[786816u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w1_1 = W0_W1_norm_w[786816u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -30844,7 +30844,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,2048], strides [2048, 1] in %351#0
-//   W        [768,2048] at offset 4720128, strides [2048, 1] in weight:model.layers.5
+//   W        [768,2048] at offset 4720128, strides [2048, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   residual [1,768], strides [768, 1] in %350#0
 //   y        [1,768], strides [768, 1] in %352#0 (written)
 //
@@ -30886,13 +30886,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 512u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[1180032u + (min(c0, 767u)) * 512u + (k)];
+          let w0_0 = W[1180032u + ((min(c0, 764u)) / 4u * 512u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[1180032u + (min(c0 + 1u, 767u)) * 512u + (k)];
+          let w0_1 = W[1180032u + ((min(c0, 764u) + 1u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[1180032u + (min(c0 + 2u, 767u)) * 512u + (k)];
+          let w0_2 = W[1180032u + ((min(c0, 764u) + 2u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[1180032u + (min(c0 + 3u, 767u)) * 512u + (k)];
+          let w0_3 = W[1180032u + ((min(c0, 764u) + 3u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -31002,7 +31002,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %352#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.6
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w     [768], strides [1] in weight:model.layers.6
 //   y          [1,3352], strides [3352, 1] in %354#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.6.conv
@@ -31076,13 +31076,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -31368,7 +31368,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %365#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.6
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.6
 //   residual [1,768], strides [768, 1] in %352#0
 //   y        [1,768], strides [768, 1] in %367#0 (written)
@@ -31435,13 +31435,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -31551,7 +31551,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %367#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.7
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w     [768], strides [1] in weight:model.layers.7
 //   y          [1,3352], strides [3352, 1] in %369#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.7.conv
@@ -31625,13 +31625,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -31917,7 +31917,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %380#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.7
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.7
 //   residual [1,768], strides [768, 1] in %367#0
 //   y        [1,768], strides [768, 1] in %382#0 (written)
@@ -31984,13 +31984,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -32100,7 +32100,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %382#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.8
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   norm_w     [768], strides [1] in weight:model.layers.8
 //   y          [1,3352], strides [3352, 1] in %384#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.8.conv
@@ -32174,13 +32174,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -32466,7 +32466,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %395#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.8
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.8
 //   residual [1,768], strides [768, 1] in %382#0
 //   y        [1,768], strides [768, 1] in %397#0 (written)
@@ -32533,13 +32533,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -32649,7 +32649,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %397#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.9
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   norm_w     [768], strides [1] in weight:model.layers.9
 //   y          [1,3352], strides [3352, 1] in %399#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.9.conv
@@ -32723,13 +32723,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -33015,7 +33015,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %410#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.9
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.9
 //   residual [1,768], strides [768, 1] in %397#0
 //   y        [1,768], strides [768, 1] in %412#0 (written)
@@ -33082,13 +33082,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -33198,7 +33198,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %412#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.10
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   norm_w     [768], strides [1] in weight:model.layers.10
 //   y          [1,3352], strides [3352, 1] in %414#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.10.conv
@@ -33272,13 +33272,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -33564,7 +33564,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %425#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.10
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.10
 //   residual [1,768], strides [768, 1] in %412#0
 //   y        [1,768], strides [768, 1] in %427#0 (written)
@@ -33631,13 +33631,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -33746,9 +33746,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,768], strides [768, 1] in %427#0
-//   W0     [768,768] at offset 768, strides [768, 1] in weight:model.layers.11
-//   W1     [256,768] at offset 590592, strides [768, 1] in weight:model.layers.11
-//   W2     [256,768] at offset 787200, strides [768, 1] in weight:model.layers.11
+//   W0     [768,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.11
+//   W1     [256,768] at offset 590592, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.11
+//   W2     [256,768] at offset 787200, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   norm_w [768], strides [1] in weight:model.layers.11
 //   y      [1,1280], strides [1280, 1] in %428#0 (written)
 //
@@ -33813,13 +33813,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[192u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -33852,13 +33852,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -33891,13 +33891,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -34288,7 +34288,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,768], strides [768, 1] in %433#0
-//   W        [768,768] at offset 983808, strides [768, 1] in weight:model.layers.11
+//   W        [768,768] at offset 983808, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   residual [1,768], strides [768, 1] in %427#0
 //   y        [1,768], strides [768, 1] in %434#0 (written)
 //
@@ -34330,13 +34330,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 192u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[245952u + (min(c0, 767u)) * 192u + (k)];
+          let w0_0 = W[245952u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[245952u + (min(c0 + 1u, 767u)) * 192u + (k)];
+          let w0_1 = W[245952u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[245952u + (min(c0 + 2u, 767u)) * 192u + (k)];
+          let w0_2 = W[245952u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[245952u + (min(c0 + 3u, 767u)) * 192u + (k)];
+          let w0_3 = W[245952u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -34445,8 +34445,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,768], strides [768, 1] in %434#0
-//   W0     [2048,768] at offset 1574400, strides [768, 1] in weight:model.layers.11
-//   W1     [2048,768] at offset 3147264, strides [768, 1] in weight:model.layers.11
+//   W0     [2048,768] at offset 1574400, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.11
+//   W1     [2048,768] at offset 3147264, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   norm_w [768] at offset 1573632, strides [1] in weight:model.layers.11
 //   y      [1,2048], strides [2048, 1] in %435#0 (written)
 //
@@ -34515,13 +34515,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
+      let w0_0 = W0_W1_norm_w[393600u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w0_1 = W0_W1_norm_w[393600u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
+      let w1_0 = W0_W1_norm_w[786816u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w1_1 = W0_W1_norm_w[786816u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -34609,7 +34609,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,2048], strides [2048, 1] in %435#0
-//   W        [768,2048] at offset 4720128, strides [2048, 1] in weight:model.layers.11
+//   W        [768,2048] at offset 4720128, strides [2048, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   residual [1,768], strides [768, 1] in %434#0
 //   y        [1,768], strides [768, 1] in %436#0 (written)
 //
@@ -34651,13 +34651,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 512u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[1180032u + (min(c0, 767u)) * 512u + (k)];
+          let w0_0 = W[1180032u + ((min(c0, 764u)) / 4u * 512u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[1180032u + (min(c0 + 1u, 767u)) * 512u + (k)];
+          let w0_1 = W[1180032u + ((min(c0, 764u) + 1u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[1180032u + (min(c0 + 2u, 767u)) * 512u + (k)];
+          let w0_2 = W[1180032u + ((min(c0, 764u) + 2u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[1180032u + (min(c0 + 3u, 767u)) * 512u + (k)];
+          let w0_3 = W[1180032u + ((min(c0, 764u) + 3u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -34767,7 +34767,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %436#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.12
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   norm_w     [768], strides [1] in weight:model.layers.12
 //   y          [1,3352], strides [3352, 1] in %438#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.12.conv
@@ -34841,13 +34841,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -35133,7 +35133,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %449#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.12
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.12
 //   residual [1,768], strides [768, 1] in %436#0
 //   y        [1,768], strides [768, 1] in %451#0 (written)
@@ -35200,13 +35200,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -35316,7 +35316,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %451#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.13
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   norm_w     [768], strides [1] in weight:model.layers.13
 //   y          [1,3352], strides [3352, 1] in %453#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.13.conv
@@ -35390,13 +35390,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -35682,7 +35682,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %464#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.13
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.13
 //   residual [1,768], strides [768, 1] in %451#0
 //   y        [1,768], strides [768, 1] in %466#0 (written)
@@ -35749,13 +35749,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -35865,7 +35865,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %466#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.14
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   norm_w     [768], strides [1] in weight:model.layers.14
 //   y          [1,3352], strides [3352, 1] in %468#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.14.conv
@@ -35939,13 +35939,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -36231,7 +36231,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %479#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.14
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.14
 //   residual [1,768], strides [768, 1] in %466#0
 //   y        [1,768], strides [768, 1] in %481#0 (written)
@@ -36298,13 +36298,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -36414,7 +36414,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %481#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.15
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   norm_w     [768], strides [1] in weight:model.layers.15
 //   y          [1,3352], strides [3352, 1] in %483#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.15.conv
@@ -36488,13 +36488,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -36780,7 +36780,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %494#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.15
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.15
 //   residual [1,768], strides [768, 1] in %481#0
 //   y        [1,768], strides [768, 1] in %496#0 (written)
@@ -36847,13 +36847,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -36963,7 +36963,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %496#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.16
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.16
 //   norm_w     [768], strides [1] in weight:model.layers.16
 //   y          [1,3352], strides [3352, 1] in %498#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.16.conv
@@ -37037,13 +37037,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -37329,7 +37329,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %509#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.16
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.16
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.16
 //   residual [1,768], strides [768, 1] in %496#0
 //   y        [1,768], strides [768, 1] in %511#0 (written)
@@ -37396,13 +37396,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -37511,9 +37511,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,768], strides [768, 1] in %511#0
-//   W0     [768,768] at offset 768, strides [768, 1] in weight:model.layers.17
-//   W1     [256,768] at offset 590592, strides [768, 1] in weight:model.layers.17
-//   W2     [256,768] at offset 787200, strides [768, 1] in weight:model.layers.17
+//   W0     [768,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
+//   W1     [256,768] at offset 590592, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
+//   W2     [256,768] at offset 787200, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
 //   norm_w [768], strides [1] in weight:model.layers.17
 //   y      [1,1280], strides [1280, 1] in %512#0 (written)
 //
@@ -37578,13 +37578,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[192u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -37617,13 +37617,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -37656,13 +37656,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -38053,7 +38053,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,768], strides [768, 1] in %517#0
-//   W        [768,768] at offset 983808, strides [768, 1] in weight:model.layers.17
+//   W        [768,768] at offset 983808, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
 //   residual [1,768], strides [768, 1] in %511#0
 //   y        [1,768], strides [768, 1] in %518#0 (written)
 //
@@ -38095,13 +38095,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 192u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[245952u + (min(c0, 767u)) * 192u + (k)];
+          let w0_0 = W[245952u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[245952u + (min(c0 + 1u, 767u)) * 192u + (k)];
+          let w0_1 = W[245952u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[245952u + (min(c0 + 2u, 767u)) * 192u + (k)];
+          let w0_2 = W[245952u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[245952u + (min(c0 + 3u, 767u)) * 192u + (k)];
+          let w0_3 = W[245952u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -38210,8 +38210,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,768], strides [768, 1] in %518#0
-//   W0     [2048,768] at offset 1574400, strides [768, 1] in weight:model.layers.17
-//   W1     [2048,768] at offset 3147264, strides [768, 1] in weight:model.layers.17
+//   W0     [2048,768] at offset 1574400, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
+//   W1     [2048,768] at offset 3147264, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
 //   norm_w [768] at offset 1573632, strides [1] in weight:model.layers.17
 //   y      [1,2048], strides [2048, 1] in %519#0 (written)
 //
@@ -38280,13 +38280,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
+      let w0_0 = W0_W1_norm_w[393600u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w0_1 = W0_W1_norm_w[393600u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
+      let w1_0 = W0_W1_norm_w[786816u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w1_1 = W0_W1_norm_w[786816u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -38374,7 +38374,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,2048], strides [2048, 1] in %519#0
-//   W        [768,2048] at offset 4720128, strides [2048, 1] in weight:model.layers.17
+//   W        [768,2048] at offset 4720128, strides [2048, 1], rows in quads of 16-byte units in weight:model.layers.17
 //   residual [1,768], strides [768, 1] in %518#0
 //   y        [1,768], strides [768, 1] in %520#0 (written)
 //
@@ -38416,13 +38416,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 512u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[1180032u + (min(c0, 767u)) * 512u + (k)];
+          let w0_0 = W[1180032u + ((min(c0, 764u)) / 4u * 512u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[1180032u + (min(c0 + 1u, 767u)) * 512u + (k)];
+          let w0_1 = W[1180032u + ((min(c0, 764u) + 1u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[1180032u + (min(c0 + 2u, 767u)) * 512u + (k)];
+          let w0_2 = W[1180032u + ((min(c0, 764u) + 2u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[1180032u + (min(c0 + 3u, 767u)) * 512u + (k)];
+          let w0_3 = W[1180032u + ((min(c0, 764u) + 3u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -38532,7 +38532,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %520#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.18
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.18
 //   norm_w     [768], strides [1] in weight:model.layers.18
 //   y          [1,3352], strides [3352, 1] in %522#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.18.conv
@@ -38606,13 +38606,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -38898,7 +38898,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %533#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.18
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.18
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.18
 //   residual [1,768], strides [768, 1] in %520#0
 //   y        [1,768], strides [768, 1] in %535#0 (written)
@@ -38965,13 +38965,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -39081,7 +39081,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %535#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.19
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.19
 //   norm_w     [768], strides [1] in weight:model.layers.19
 //   y          [1,3352], strides [3352, 1] in %537#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.19.conv
@@ -39155,13 +39155,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -39447,7 +39447,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %548#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.19
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.19
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.19
 //   residual [1,768], strides [768, 1] in %535#0
 //   y        [1,768], strides [768, 1] in %550#0 (written)
@@ -39514,13 +39514,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -39630,7 +39630,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %550#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.20
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.20
 //   norm_w     [768], strides [1] in weight:model.layers.20
 //   y          [1,3352], strides [3352, 1] in %552#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.20.conv
@@ -39704,13 +39704,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -39996,7 +39996,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %563#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.20
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.20
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.20
 //   residual [1,768], strides [768, 1] in %550#0
 //   y        [1,768], strides [768, 1] in %565#0 (written)
@@ -40063,13 +40063,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -40179,7 +40179,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %565#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.21
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.21
 //   norm_w     [768], strides [1] in weight:model.layers.21
 //   y          [1,3352], strides [3352, 1] in %567#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.21.conv
@@ -40253,13 +40253,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -40545,7 +40545,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %578#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.21
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.21
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.21
 //   residual [1,768], strides [768, 1] in %565#0
 //   y        [1,768], strides [768, 1] in %580#0 (written)
@@ -40612,13 +40612,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -40728,7 +40728,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %580#0
-//   W          [3352,768] at offset 768, strides [768, 1] in weight:model.layers.22
+//   W          [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.22
 //   norm_w     [768], strides [1] in weight:model.layers.22
 //   y          [1,3352], strides [3352, 1] in %582#0 (written)
 //   conv_state [1792,4], strides [4, 1] in state:layers.22.conv
@@ -40802,13 +40802,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -41094,7 +41094,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %593#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.22
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.22
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.22
 //   residual [1,768], strides [768, 1] in %580#0
 //   y        [1,768], strides [768, 1] in %595#0 (written)
@@ -41161,13 +41161,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -41276,9 +41276,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,768], strides [768, 1] in %595#0
-//   W0     [768,768] at offset 768, strides [768, 1] in weight:model.layers.23
-//   W1     [256,768] at offset 590592, strides [768, 1] in weight:model.layers.23
-//   W2     [256,768] at offset 787200, strides [768, 1] in weight:model.layers.23
+//   W0     [768,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.23
+//   W1     [256,768] at offset 590592, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.23
+//   W2     [256,768] at offset 787200, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.23
 //   norm_w [768], strides [1] in weight:model.layers.23
 //   y      [1,1280], strides [1280, 1] in %596#0 (written)
 //
@@ -41343,13 +41343,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[192u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -41382,13 +41382,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -41421,13 +41421,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -41818,7 +41818,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,768], strides [768, 1] in %601#0
-//   W        [768,768] at offset 983808, strides [768, 1] in weight:model.layers.23
+//   W        [768,768] at offset 983808, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.23
 //   residual [1,768], strides [768, 1] in %595#0
 //   y        [1,768], strides [768, 1] in %602#0 (written)
 //
@@ -41860,13 +41860,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 192u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[245952u + (min(c0, 767u)) * 192u + (k)];
+          let w0_0 = W[245952u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[245952u + (min(c0 + 1u, 767u)) * 192u + (k)];
+          let w0_1 = W[245952u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[245952u + (min(c0 + 2u, 767u)) * 192u + (k)];
+          let w0_2 = W[245952u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[245952u + (min(c0 + 3u, 767u)) * 192u + (k)];
+          let w0_3 = W[245952u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -41975,8 +41975,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,768], strides [768, 1] in %602#0
-//   W0     [2048,768] at offset 1574400, strides [768, 1] in weight:model.layers.23
-//   W1     [2048,768] at offset 3147264, strides [768, 1] in weight:model.layers.23
+//   W0     [2048,768] at offset 1574400, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.23
+//   W1     [2048,768] at offset 3147264, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.23
 //   norm_w [768] at offset 1573632, strides [1] in weight:model.layers.23
 //   y      [1,2048], strides [2048, 1] in %603#0 (written)
 //
@@ -42045,13 +42045,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
+      let w0_0 = W0_W1_norm_w[393600u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w0_1 = W0_W1_norm_w[393600u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
+      let w1_0 = W0_W1_norm_w[786816u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w1_1 = W0_W1_norm_w[786816u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -42139,7 +42139,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,2048], strides [2048, 1] in %603#0
-//   W        [768,2048] at offset 4720128, strides [2048, 1] in weight:model.layers.23
+//   W        [768,2048] at offset 4720128, strides [2048, 1], rows in quads of 16-byte units in weight:model.layers.23
 //   residual [1,768], strides [768, 1] in %602#0
 //   y        [1,768], strides [768, 1] in %604#0 (written)
 //
@@ -42181,13 +42181,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 512u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[1180032u + (min(c0, 767u)) * 512u + (k)];
+          let w0_0 = W[1180032u + ((min(c0, 764u)) / 4u * 512u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[1180032u + (min(c0 + 1u, 767u)) * 512u + (k)];
+          let w0_1 = W[1180032u + ((min(c0, 764u) + 1u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[1180032u + (min(c0 + 2u, 767u)) * 512u + (k)];
+          let w0_2 = W[1180032u + ((min(c0, 764u) + 2u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[1180032u + (min(c0 + 3u, 767u)) * 512u + (k)];
+          let w0_3 = W[1180032u + ((min(c0, 764u) + 3u) / 4u * 512u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -42293,7 +42293,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,768], strides [768, 1] in %604#0
-//   W      [256,768], strides [768, 1] in weight:model.embed_tokens.weight
+//   W      [256,768], strides [768, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   norm_w [768], strides [1] in weight:model.final_layernorm.weight
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
@@ -42359,13 +42359,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W[(min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W[((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W[((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W[((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W[((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

@@ -165,7 +165,7 @@ export type Weights = ShapedWeights<WeightShapes>;
 /** The compiled model hybrid_3to1: its kernels in dispatch order with their WGSL, buffers, weights and their layout, the limits it needs. */
 export const artifact = {
   format: "hybridc-artifact",
-  version: 2,
+  version: 3,
   hybridc: "0.1.0",
   source: "hybrid-3to1.hyb",
   model: "hybrid_3to1",
@@ -716,7 +716,7 @@ export const artifact = {
       key: "weight:model.embed_tokens.weight",
       dtype: "f32",
       elements: 65536,
-      tensors: [{ name: "model.embed_tokens.weight", offset: 0, shape: [256, 256] }],
+      tensors: [{ name: "model.embed_tokens.weight", offset: 0, shape: [256, 256], quads: true }],
     },
     {
       key: "weight:model.layers.0",
@@ -724,14 +724,14 @@ export const artifact = {
       elements: 434240,
       tensors: [
         { name: "model.layers.0.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.0.mamba.in_proj.weight", offset: 256, shape: [1168, 256] },
+        { name: "model.layers.0.mamba.in_proj.weight", offset: 256, shape: [1168, 256], quads: true },
         { name: "model.layers.0.mamba.conv1d.weight", offset: 299264, shape: [640, 1, 4] },
         { name: "model.layers.0.mamba.conv1d.bias", offset: 301824, shape: [640] },
         { name: "model.layers.0.mamba.dt_bias", offset: 302464, shape: [16] },
         { name: "model.layers.0.mamba.A_log", offset: 302528, shape: [16] },
         { name: "model.layers.0.mamba.D", offset: 302592, shape: [16] },
         { name: "model.layers.0.mamba.norm.weight", offset: 302656, shape: [512] },
-        { name: "model.layers.0.mamba.out_proj.weight", offset: 303168, shape: [256, 512] },
+        { name: "model.layers.0.mamba.out_proj.weight", offset: 303168, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -740,14 +740,14 @@ export const artifact = {
       elements: 434240,
       tensors: [
         { name: "model.layers.1.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.1.mamba.in_proj.weight", offset: 256, shape: [1168, 256] },
+        { name: "model.layers.1.mamba.in_proj.weight", offset: 256, shape: [1168, 256], quads: true },
         { name: "model.layers.1.mamba.conv1d.weight", offset: 299264, shape: [640, 1, 4] },
         { name: "model.layers.1.mamba.conv1d.bias", offset: 301824, shape: [640] },
         { name: "model.layers.1.mamba.dt_bias", offset: 302464, shape: [16] },
         { name: "model.layers.1.mamba.A_log", offset: 302528, shape: [16] },
         { name: "model.layers.1.mamba.D", offset: 302592, shape: [16] },
         { name: "model.layers.1.mamba.norm.weight", offset: 302656, shape: [512] },
-        { name: "model.layers.1.mamba.out_proj.weight", offset: 303168, shape: [256, 512] },
+        { name: "model.layers.1.mamba.out_proj.weight", offset: 303168, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -756,14 +756,14 @@ export const artifact = {
       elements: 434240,
       tensors: [
         { name: "model.layers.2.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.2.mamba.in_proj.weight", offset: 256, shape: [1168, 256] },
+        { name: "model.layers.2.mamba.in_proj.weight", offset: 256, shape: [1168, 256], quads: true },
         { name: "model.layers.2.mamba.conv1d.weight", offset: 299264, shape: [640, 1, 4] },
         { name: "model.layers.2.mamba.conv1d.bias", offset: 301824, shape: [640] },
         { name: "model.layers.2.mamba.dt_bias", offset: 302464, shape: [16] },
         { name: "model.layers.2.mamba.A_log", offset: 302528, shape: [16] },
         { name: "model.layers.2.mamba.D", offset: 302592, shape: [16] },
         { name: "model.layers.2.mamba.norm.weight", offset: 302656, shape: [512] },
-        { name: "model.layers.2.mamba.out_proj.weight", offset: 303168, shape: [256, 512] },
+        { name: "model.layers.2.mamba.out_proj.weight", offset: 303168, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -772,14 +772,14 @@ export const artifact = {
       elements: 754176,
       tensors: [
         { name: "model.layers.3.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.3.self_attn.q_proj.weight", offset: 256, shape: [256, 256] },
-        { name: "model.layers.3.self_attn.k_proj.weight", offset: 65792, shape: [64, 256] },
-        { name: "model.layers.3.self_attn.v_proj.weight", offset: 82176, shape: [64, 256] },
-        { name: "model.layers.3.self_attn.o_proj.weight", offset: 98560, shape: [256, 256] },
+        { name: "model.layers.3.self_attn.q_proj.weight", offset: 256, shape: [256, 256], quads: true },
+        { name: "model.layers.3.self_attn.k_proj.weight", offset: 65792, shape: [64, 256], quads: true },
+        { name: "model.layers.3.self_attn.v_proj.weight", offset: 82176, shape: [64, 256], quads: true },
+        { name: "model.layers.3.self_attn.o_proj.weight", offset: 98560, shape: [256, 256], quads: true },
         { name: "model.layers.3.pre_ff_layernorm.weight", offset: 164096, shape: [256] },
-        { name: "model.layers.3.feed_forward.gate_proj.weight", offset: 164352, shape: [768, 256] },
-        { name: "model.layers.3.feed_forward.up_proj.weight", offset: 360960, shape: [768, 256] },
-        { name: "model.layers.3.feed_forward.down_proj.weight", offset: 557568, shape: [256, 768] },
+        { name: "model.layers.3.feed_forward.gate_proj.weight", offset: 164352, shape: [768, 256], quads: true },
+        { name: "model.layers.3.feed_forward.up_proj.weight", offset: 360960, shape: [768, 256], quads: true },
+        { name: "model.layers.3.feed_forward.down_proj.weight", offset: 557568, shape: [256, 768], quads: true },
       ],
     },
     {
@@ -788,14 +788,14 @@ export const artifact = {
       elements: 434240,
       tensors: [
         { name: "model.layers.4.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.4.mamba.in_proj.weight", offset: 256, shape: [1168, 256] },
+        { name: "model.layers.4.mamba.in_proj.weight", offset: 256, shape: [1168, 256], quads: true },
         { name: "model.layers.4.mamba.conv1d.weight", offset: 299264, shape: [640, 1, 4] },
         { name: "model.layers.4.mamba.conv1d.bias", offset: 301824, shape: [640] },
         { name: "model.layers.4.mamba.dt_bias", offset: 302464, shape: [16] },
         { name: "model.layers.4.mamba.A_log", offset: 302528, shape: [16] },
         { name: "model.layers.4.mamba.D", offset: 302592, shape: [16] },
         { name: "model.layers.4.mamba.norm.weight", offset: 302656, shape: [512] },
-        { name: "model.layers.4.mamba.out_proj.weight", offset: 303168, shape: [256, 512] },
+        { name: "model.layers.4.mamba.out_proj.weight", offset: 303168, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -804,14 +804,14 @@ export const artifact = {
       elements: 434240,
       tensors: [
         { name: "model.layers.5.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.5.mamba.in_proj.weight", offset: 256, shape: [1168, 256] },
+        { name: "model.layers.5.mamba.in_proj.weight", offset: 256, shape: [1168, 256], quads: true },
         { name: "model.layers.5.mamba.conv1d.weight", offset: 299264, shape: [640, 1, 4] },
         { name: "model.layers.5.mamba.conv1d.bias", offset: 301824, shape: [640] },
         { name: "model.layers.5.mamba.dt_bias", offset: 302464, shape: [16] },
         { name: "model.layers.5.mamba.A_log", offset: 302528, shape: [16] },
         { name: "model.layers.5.mamba.D", offset: 302592, shape: [16] },
         { name: "model.layers.5.mamba.norm.weight", offset: 302656, shape: [512] },
-        { name: "model.layers.5.mamba.out_proj.weight", offset: 303168, shape: [256, 512] },
+        { name: "model.layers.5.mamba.out_proj.weight", offset: 303168, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -820,14 +820,14 @@ export const artifact = {
       elements: 434240,
       tensors: [
         { name: "model.layers.6.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.6.mamba.in_proj.weight", offset: 256, shape: [1168, 256] },
+        { name: "model.layers.6.mamba.in_proj.weight", offset: 256, shape: [1168, 256], quads: true },
         { name: "model.layers.6.mamba.conv1d.weight", offset: 299264, shape: [640, 1, 4] },
         { name: "model.layers.6.mamba.conv1d.bias", offset: 301824, shape: [640] },
         { name: "model.layers.6.mamba.dt_bias", offset: 302464, shape: [16] },
         { name: "model.layers.6.mamba.A_log", offset: 302528, shape: [16] },
         { name: "model.layers.6.mamba.D", offset: 302592, shape: [16] },
         { name: "model.layers.6.mamba.norm.weight", offset: 302656, shape: [512] },
-        { name: "model.layers.6.mamba.out_proj.weight", offset: 303168, shape: [256, 512] },
+        { name: "model.layers.6.mamba.out_proj.weight", offset: 303168, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -836,14 +836,14 @@ export const artifact = {
       elements: 754176,
       tensors: [
         { name: "model.layers.7.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.7.self_attn.q_proj.weight", offset: 256, shape: [256, 256] },
-        { name: "model.layers.7.self_attn.k_proj.weight", offset: 65792, shape: [64, 256] },
-        { name: "model.layers.7.self_attn.v_proj.weight", offset: 82176, shape: [64, 256] },
-        { name: "model.layers.7.self_attn.o_proj.weight", offset: 98560, shape: [256, 256] },
+        { name: "model.layers.7.self_attn.q_proj.weight", offset: 256, shape: [256, 256], quads: true },
+        { name: "model.layers.7.self_attn.k_proj.weight", offset: 65792, shape: [64, 256], quads: true },
+        { name: "model.layers.7.self_attn.v_proj.weight", offset: 82176, shape: [64, 256], quads: true },
+        { name: "model.layers.7.self_attn.o_proj.weight", offset: 98560, shape: [256, 256], quads: true },
         { name: "model.layers.7.pre_ff_layernorm.weight", offset: 164096, shape: [256] },
-        { name: "model.layers.7.feed_forward.gate_proj.weight", offset: 164352, shape: [768, 256] },
-        { name: "model.layers.7.feed_forward.up_proj.weight", offset: 360960, shape: [768, 256] },
-        { name: "model.layers.7.feed_forward.down_proj.weight", offset: 557568, shape: [256, 768] },
+        { name: "model.layers.7.feed_forward.gate_proj.weight", offset: 164352, shape: [768, 256], quads: true },
+        { name: "model.layers.7.feed_forward.up_proj.weight", offset: 360960, shape: [768, 256], quads: true },
+        { name: "model.layers.7.feed_forward.down_proj.weight", offset: 557568, shape: [256, 768], quads: true },
       ],
     },
     {
@@ -852,14 +852,14 @@ export const artifact = {
       elements: 434240,
       tensors: [
         { name: "model.layers.8.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.8.mamba.in_proj.weight", offset: 256, shape: [1168, 256] },
+        { name: "model.layers.8.mamba.in_proj.weight", offset: 256, shape: [1168, 256], quads: true },
         { name: "model.layers.8.mamba.conv1d.weight", offset: 299264, shape: [640, 1, 4] },
         { name: "model.layers.8.mamba.conv1d.bias", offset: 301824, shape: [640] },
         { name: "model.layers.8.mamba.dt_bias", offset: 302464, shape: [16] },
         { name: "model.layers.8.mamba.A_log", offset: 302528, shape: [16] },
         { name: "model.layers.8.mamba.D", offset: 302592, shape: [16] },
         { name: "model.layers.8.mamba.norm.weight", offset: 302656, shape: [512] },
-        { name: "model.layers.8.mamba.out_proj.weight", offset: 303168, shape: [256, 512] },
+        { name: "model.layers.8.mamba.out_proj.weight", offset: 303168, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -868,14 +868,14 @@ export const artifact = {
       elements: 434240,
       tensors: [
         { name: "model.layers.9.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.9.mamba.in_proj.weight", offset: 256, shape: [1168, 256] },
+        { name: "model.layers.9.mamba.in_proj.weight", offset: 256, shape: [1168, 256], quads: true },
         { name: "model.layers.9.mamba.conv1d.weight", offset: 299264, shape: [640, 1, 4] },
         { name: "model.layers.9.mamba.conv1d.bias", offset: 301824, shape: [640] },
         { name: "model.layers.9.mamba.dt_bias", offset: 302464, shape: [16] },
         { name: "model.layers.9.mamba.A_log", offset: 302528, shape: [16] },
         { name: "model.layers.9.mamba.D", offset: 302592, shape: [16] },
         { name: "model.layers.9.mamba.norm.weight", offset: 302656, shape: [512] },
-        { name: "model.layers.9.mamba.out_proj.weight", offset: 303168, shape: [256, 512] },
+        { name: "model.layers.9.mamba.out_proj.weight", offset: 303168, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -884,14 +884,14 @@ export const artifact = {
       elements: 434240,
       tensors: [
         { name: "model.layers.10.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.10.mamba.in_proj.weight", offset: 256, shape: [1168, 256] },
+        { name: "model.layers.10.mamba.in_proj.weight", offset: 256, shape: [1168, 256], quads: true },
         { name: "model.layers.10.mamba.conv1d.weight", offset: 299264, shape: [640, 1, 4] },
         { name: "model.layers.10.mamba.conv1d.bias", offset: 301824, shape: [640] },
         { name: "model.layers.10.mamba.dt_bias", offset: 302464, shape: [16] },
         { name: "model.layers.10.mamba.A_log", offset: 302528, shape: [16] },
         { name: "model.layers.10.mamba.D", offset: 302592, shape: [16] },
         { name: "model.layers.10.mamba.norm.weight", offset: 302656, shape: [512] },
-        { name: "model.layers.10.mamba.out_proj.weight", offset: 303168, shape: [256, 512] },
+        { name: "model.layers.10.mamba.out_proj.weight", offset: 303168, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -900,14 +900,14 @@ export const artifact = {
       elements: 754176,
       tensors: [
         { name: "model.layers.11.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.11.self_attn.q_proj.weight", offset: 256, shape: [256, 256] },
-        { name: "model.layers.11.self_attn.k_proj.weight", offset: 65792, shape: [64, 256] },
-        { name: "model.layers.11.self_attn.v_proj.weight", offset: 82176, shape: [64, 256] },
-        { name: "model.layers.11.self_attn.o_proj.weight", offset: 98560, shape: [256, 256] },
+        { name: "model.layers.11.self_attn.q_proj.weight", offset: 256, shape: [256, 256], quads: true },
+        { name: "model.layers.11.self_attn.k_proj.weight", offset: 65792, shape: [64, 256], quads: true },
+        { name: "model.layers.11.self_attn.v_proj.weight", offset: 82176, shape: [64, 256], quads: true },
+        { name: "model.layers.11.self_attn.o_proj.weight", offset: 98560, shape: [256, 256], quads: true },
         { name: "model.layers.11.pre_ff_layernorm.weight", offset: 164096, shape: [256] },
-        { name: "model.layers.11.feed_forward.gate_proj.weight", offset: 164352, shape: [768, 256] },
-        { name: "model.layers.11.feed_forward.up_proj.weight", offset: 360960, shape: [768, 256] },
-        { name: "model.layers.11.feed_forward.down_proj.weight", offset: 557568, shape: [256, 768] },
+        { name: "model.layers.11.feed_forward.gate_proj.weight", offset: 164352, shape: [768, 256], quads: true },
+        { name: "model.layers.11.feed_forward.up_proj.weight", offset: 360960, shape: [768, 256], quads: true },
+        { name: "model.layers.11.feed_forward.down_proj.weight", offset: 557568, shape: [256, 768], quads: true },
       ],
     },
     {
@@ -916,14 +916,14 @@ export const artifact = {
       elements: 434240,
       tensors: [
         { name: "model.layers.12.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.12.mamba.in_proj.weight", offset: 256, shape: [1168, 256] },
+        { name: "model.layers.12.mamba.in_proj.weight", offset: 256, shape: [1168, 256], quads: true },
         { name: "model.layers.12.mamba.conv1d.weight", offset: 299264, shape: [640, 1, 4] },
         { name: "model.layers.12.mamba.conv1d.bias", offset: 301824, shape: [640] },
         { name: "model.layers.12.mamba.dt_bias", offset: 302464, shape: [16] },
         { name: "model.layers.12.mamba.A_log", offset: 302528, shape: [16] },
         { name: "model.layers.12.mamba.D", offset: 302592, shape: [16] },
         { name: "model.layers.12.mamba.norm.weight", offset: 302656, shape: [512] },
-        { name: "model.layers.12.mamba.out_proj.weight", offset: 303168, shape: [256, 512] },
+        { name: "model.layers.12.mamba.out_proj.weight", offset: 303168, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -932,14 +932,14 @@ export const artifact = {
       elements: 434240,
       tensors: [
         { name: "model.layers.13.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.13.mamba.in_proj.weight", offset: 256, shape: [1168, 256] },
+        { name: "model.layers.13.mamba.in_proj.weight", offset: 256, shape: [1168, 256], quads: true },
         { name: "model.layers.13.mamba.conv1d.weight", offset: 299264, shape: [640, 1, 4] },
         { name: "model.layers.13.mamba.conv1d.bias", offset: 301824, shape: [640] },
         { name: "model.layers.13.mamba.dt_bias", offset: 302464, shape: [16] },
         { name: "model.layers.13.mamba.A_log", offset: 302528, shape: [16] },
         { name: "model.layers.13.mamba.D", offset: 302592, shape: [16] },
         { name: "model.layers.13.mamba.norm.weight", offset: 302656, shape: [512] },
-        { name: "model.layers.13.mamba.out_proj.weight", offset: 303168, shape: [256, 512] },
+        { name: "model.layers.13.mamba.out_proj.weight", offset: 303168, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -948,14 +948,14 @@ export const artifact = {
       elements: 434240,
       tensors: [
         { name: "model.layers.14.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.14.mamba.in_proj.weight", offset: 256, shape: [1168, 256] },
+        { name: "model.layers.14.mamba.in_proj.weight", offset: 256, shape: [1168, 256], quads: true },
         { name: "model.layers.14.mamba.conv1d.weight", offset: 299264, shape: [640, 1, 4] },
         { name: "model.layers.14.mamba.conv1d.bias", offset: 301824, shape: [640] },
         { name: "model.layers.14.mamba.dt_bias", offset: 302464, shape: [16] },
         { name: "model.layers.14.mamba.A_log", offset: 302528, shape: [16] },
         { name: "model.layers.14.mamba.D", offset: 302592, shape: [16] },
         { name: "model.layers.14.mamba.norm.weight", offset: 302656, shape: [512] },
-        { name: "model.layers.14.mamba.out_proj.weight", offset: 303168, shape: [256, 512] },
+        { name: "model.layers.14.mamba.out_proj.weight", offset: 303168, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -964,14 +964,14 @@ export const artifact = {
       elements: 754176,
       tensors: [
         { name: "model.layers.15.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.15.self_attn.q_proj.weight", offset: 256, shape: [256, 256] },
-        { name: "model.layers.15.self_attn.k_proj.weight", offset: 65792, shape: [64, 256] },
-        { name: "model.layers.15.self_attn.v_proj.weight", offset: 82176, shape: [64, 256] },
-        { name: "model.layers.15.self_attn.o_proj.weight", offset: 98560, shape: [256, 256] },
+        { name: "model.layers.15.self_attn.q_proj.weight", offset: 256, shape: [256, 256], quads: true },
+        { name: "model.layers.15.self_attn.k_proj.weight", offset: 65792, shape: [64, 256], quads: true },
+        { name: "model.layers.15.self_attn.v_proj.weight", offset: 82176, shape: [64, 256], quads: true },
+        { name: "model.layers.15.self_attn.o_proj.weight", offset: 98560, shape: [256, 256], quads: true },
         { name: "model.layers.15.pre_ff_layernorm.weight", offset: 164096, shape: [256] },
-        { name: "model.layers.15.feed_forward.gate_proj.weight", offset: 164352, shape: [768, 256] },
-        { name: "model.layers.15.feed_forward.up_proj.weight", offset: 360960, shape: [768, 256] },
-        { name: "model.layers.15.feed_forward.down_proj.weight", offset: 557568, shape: [256, 768] },
+        { name: "model.layers.15.feed_forward.gate_proj.weight", offset: 164352, shape: [768, 256], quads: true },
+        { name: "model.layers.15.feed_forward.up_proj.weight", offset: 360960, shape: [768, 256], quads: true },
+        { name: "model.layers.15.feed_forward.down_proj.weight", offset: 557568, shape: [256, 768], quads: true },
       ],
     },
     {
@@ -998,7 +998,7 @@ export const artifact = {
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [L], strides [1] in input:tokens
-//   table [256,256], strides [256, 1] in weight:model.embed_tokens.weight
+//   table [256,256], strides [256, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   y     [L,256], strides [256, 1] in %180#0 (written)
 //
 // threads:
@@ -1025,7 +1025,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ir = ir / 64u;
   let i0 = ir;
   let row = min(u32(ids[(i0)]), 255u);
-  y[(i0) * 64u + (i1)] = table[(row) * 64u + (i1)];
+  y[(i0) * 64u + (i1)] = table[((row) / 4u * 64u + (i1)) * 4u + (row) % 4u];
 }
 `,
         entryPoint: "main",
@@ -1088,7 +1088,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %180#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.0
+//   W      [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w [256], strides [1] in weight:model.layers.0
 //   y      [L,1168], strides [1168, 1] in %181#0 (written)
 //
@@ -1202,22 +1202,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -1987,7 +1987,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %194#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.0
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.0
 //   residual [L,256], strides [256, 1] in %180#0
 //   y        [L,256], strides [256, 1] in %196#0 (written)
@@ -2103,22 +2103,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -2291,7 +2291,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %196#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.1
+//   W      [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w [256], strides [1] in weight:model.layers.1
 //   y      [L,1168], strides [1168, 1] in %197#0 (written)
 //
@@ -2405,22 +2405,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3190,7 +3190,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %210#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.1
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.1
 //   residual [L,256], strides [256, 1] in %196#0
 //   y        [L,256], strides [256, 1] in %212#0 (written)
@@ -3306,22 +3306,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3494,7 +3494,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %212#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.2
+//   W      [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w [256], strides [1] in weight:model.layers.2
 //   y      [L,1168], strides [1168, 1] in %213#0 (written)
 //
@@ -3608,22 +3608,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -4393,7 +4393,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %226#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.2
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.2
 //   residual [L,256], strides [256, 1] in %212#0
 //   y        [L,256], strides [256, 1] in %228#0 (written)
@@ -4509,22 +4509,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -4697,9 +4697,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %228#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.3
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.3
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.3
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w [256], strides [1] in weight:model.layers.3
 //   y      [L,384], strides [384, 1] in %229#0 (written)
 //
@@ -4813,22 +4813,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -4939,22 +4939,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5065,22 +5065,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5463,7 +5463,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,256], strides [256, 1] in %233#0
-//   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.3
+//   W        [256,256] at offset 98560, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   residual [L,256], strides [256, 1] in %228#0
 //   y        [L,256], strides [256, 1] in %234#0 (written)
 //
@@ -5517,22 +5517,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)];
-      let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W[24640u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W[24640u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W[24640u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W[24640u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5705,8 +5705,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %234#0
-//   W0     [768,256] at offset 164352, strides [256, 1] in weight:model.layers.3
-//   W1     [768,256] at offset 360960, strides [256, 1] in weight:model.layers.3
+//   W0     [768,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W1     [768,256] at offset 360960, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.3
 //   y      [L,768], strides [768, 1] in %235#0 (written)
 //
@@ -5824,22 +5824,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[90240u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[90240u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -5961,7 +5961,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,768], strides [768, 1] in %235#0
-//   W        [256,768] at offset 557568, strides [768, 1] in weight:model.layers.3
+//   W        [256,768] at offset 557568, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   residual [L,256], strides [256, 1] in %234#0
 //   y        [L,256], strides [256, 1] in %236#0 (written)
 //
@@ -6015,22 +6015,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)];
-      let w0_0 = W[139392u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W[139392u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[139392u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W[139392u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[139392u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W[139392u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[139392u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W[139392u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6203,7 +6203,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %236#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.4
+//   W      [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w [256], strides [1] in weight:model.layers.4
 //   y      [L,1168], strides [1168, 1] in %237#0 (written)
 //
@@ -6317,22 +6317,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -7102,7 +7102,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %250#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.4
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.4
 //   residual [L,256], strides [256, 1] in %236#0
 //   y        [L,256], strides [256, 1] in %252#0 (written)
@@ -7218,22 +7218,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -7406,7 +7406,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %252#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.5
+//   W      [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w [256], strides [1] in weight:model.layers.5
 //   y      [L,1168], strides [1168, 1] in %253#0 (written)
 //
@@ -7520,22 +7520,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8305,7 +8305,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %266#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.5
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.5
 //   residual [L,256], strides [256, 1] in %252#0
 //   y        [L,256], strides [256, 1] in %268#0 (written)
@@ -8421,22 +8421,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8609,7 +8609,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %268#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.6
+//   W      [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w [256], strides [1] in weight:model.layers.6
 //   y      [L,1168], strides [1168, 1] in %269#0 (written)
 //
@@ -8723,22 +8723,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -9508,7 +9508,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %282#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.6
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.6
 //   residual [L,256], strides [256, 1] in %268#0
 //   y        [L,256], strides [256, 1] in %284#0 (written)
@@ -9624,22 +9624,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -9812,9 +9812,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %284#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.7
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.7
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.7
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w [256], strides [1] in weight:model.layers.7
 //   y      [L,384], strides [384, 1] in %285#0 (written)
 //
@@ -9928,22 +9928,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -10054,22 +10054,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -10180,22 +10180,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -10578,7 +10578,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,256], strides [256, 1] in %289#0
-//   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.7
+//   W        [256,256] at offset 98560, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   residual [L,256], strides [256, 1] in %284#0
 //   y        [L,256], strides [256, 1] in %290#0 (written)
 //
@@ -10632,22 +10632,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)];
-      let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W[24640u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W[24640u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W[24640u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W[24640u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -10820,8 +10820,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %290#0
-//   W0     [768,256] at offset 164352, strides [256, 1] in weight:model.layers.7
-//   W1     [768,256] at offset 360960, strides [256, 1] in weight:model.layers.7
+//   W0     [768,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W1     [768,256] at offset 360960, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.7
 //   y      [L,768], strides [768, 1] in %291#0 (written)
 //
@@ -10939,22 +10939,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[90240u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[90240u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -11076,7 +11076,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,768], strides [768, 1] in %291#0
-//   W        [256,768] at offset 557568, strides [768, 1] in weight:model.layers.7
+//   W        [256,768] at offset 557568, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   residual [L,256], strides [256, 1] in %290#0
 //   y        [L,256], strides [256, 1] in %292#0 (written)
 //
@@ -11130,22 +11130,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)];
-      let w0_0 = W[139392u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W[139392u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[139392u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W[139392u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[139392u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W[139392u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[139392u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W[139392u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -11318,7 +11318,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %292#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.8
+//   W      [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   norm_w [256], strides [1] in weight:model.layers.8
 //   y      [L,1168], strides [1168, 1] in %293#0 (written)
 //
@@ -11432,22 +11432,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12217,7 +12217,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %306#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.8
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.8
 //   residual [L,256], strides [256, 1] in %292#0
 //   y        [L,256], strides [256, 1] in %308#0 (written)
@@ -12333,22 +12333,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12521,7 +12521,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %308#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.9
+//   W      [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   norm_w [256], strides [1] in weight:model.layers.9
 //   y      [L,1168], strides [1168, 1] in %309#0 (written)
 //
@@ -12635,22 +12635,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -13420,7 +13420,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %322#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.9
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.9
 //   residual [L,256], strides [256, 1] in %308#0
 //   y        [L,256], strides [256, 1] in %324#0 (written)
@@ -13536,22 +13536,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -13724,7 +13724,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %324#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.10
+//   W      [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   norm_w [256], strides [1] in weight:model.layers.10
 //   y      [L,1168], strides [1168, 1] in %325#0 (written)
 //
@@ -13838,22 +13838,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -14623,7 +14623,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %338#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.10
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.10
 //   residual [L,256], strides [256, 1] in %324#0
 //   y        [L,256], strides [256, 1] in %340#0 (written)
@@ -14739,22 +14739,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -14927,9 +14927,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %340#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.11
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.11
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.11
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   norm_w [256], strides [1] in weight:model.layers.11
 //   y      [L,384], strides [384, 1] in %341#0 (written)
 //
@@ -15043,22 +15043,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -15169,22 +15169,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -15295,22 +15295,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -15693,7 +15693,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,256], strides [256, 1] in %345#0
-//   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.11
+//   W        [256,256] at offset 98560, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   residual [L,256], strides [256, 1] in %340#0
 //   y        [L,256], strides [256, 1] in %346#0 (written)
 //
@@ -15747,22 +15747,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)];
-      let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W[24640u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W[24640u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W[24640u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W[24640u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -15935,8 +15935,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %346#0
-//   W0     [768,256] at offset 164352, strides [256, 1] in weight:model.layers.11
-//   W1     [768,256] at offset 360960, strides [256, 1] in weight:model.layers.11
+//   W0     [768,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
+//   W1     [768,256] at offset 360960, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.11
 //   y      [L,768], strides [768, 1] in %347#0 (written)
 //
@@ -16054,22 +16054,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[90240u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[90240u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -16191,7 +16191,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,768], strides [768, 1] in %347#0
-//   W        [256,768] at offset 557568, strides [768, 1] in weight:model.layers.11
+//   W        [256,768] at offset 557568, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   residual [L,256], strides [256, 1] in %346#0
 //   y        [L,256], strides [256, 1] in %348#0 (written)
 //
@@ -16245,22 +16245,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)];
-      let w0_0 = W[139392u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W[139392u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[139392u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W[139392u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[139392u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W[139392u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[139392u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W[139392u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -16433,7 +16433,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %348#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.12
+//   W      [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   norm_w [256], strides [1] in weight:model.layers.12
 //   y      [L,1168], strides [1168, 1] in %349#0 (written)
 //
@@ -16547,22 +16547,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -17332,7 +17332,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %362#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.12
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.12
 //   residual [L,256], strides [256, 1] in %348#0
 //   y        [L,256], strides [256, 1] in %364#0 (written)
@@ -17448,22 +17448,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -17636,7 +17636,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %364#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.13
+//   W      [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   norm_w [256], strides [1] in weight:model.layers.13
 //   y      [L,1168], strides [1168, 1] in %365#0 (written)
 //
@@ -17750,22 +17750,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -18535,7 +18535,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %378#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.13
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.13
 //   residual [L,256], strides [256, 1] in %364#0
 //   y        [L,256], strides [256, 1] in %380#0 (written)
@@ -18651,22 +18651,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -18839,7 +18839,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %380#0
-//   W      [1168,256] at offset 256, strides [256, 1] in weight:model.layers.14
+//   W      [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   norm_w [256], strides [1] in weight:model.layers.14
 //   y      [L,1168], strides [1168, 1] in %381#0 (written)
 //
@@ -18953,22 +18953,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -19738,7 +19738,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %394#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.14
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.14
 //   residual [L,256], strides [256, 1] in %380#0
 //   y        [L,256], strides [256, 1] in %396#0 (written)
@@ -19854,22 +19854,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[75664u + (k)];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -20042,9 +20042,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %396#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.15
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.15
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.15
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   norm_w [256], strides [1] in weight:model.layers.15
 //   y      [L,384], strides [384, 1] in %397#0 (written)
 //
@@ -20158,22 +20158,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -20284,22 +20284,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -20410,22 +20410,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -20808,7 +20808,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,256], strides [256, 1] in %401#0
-//   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.15
+//   W        [256,256] at offset 98560, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   residual [L,256], strides [256, 1] in %396#0
 //   y        [L,256], strides [256, 1] in %402#0 (written)
 //
@@ -20862,22 +20862,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)];
-      let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W[24640u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W[24640u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W[24640u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W[24640u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -21050,8 +21050,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %402#0
-//   W0     [768,256] at offset 164352, strides [256, 1] in weight:model.layers.15
-//   W1     [768,256] at offset 360960, strides [256, 1] in weight:model.layers.15
+//   W0     [768,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
+//   W1     [768,256] at offset 360960, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.15
 //   y      [L,768], strides [768, 1] in %403#0 (written)
 //
@@ -21169,22 +21169,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[90240u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[90240u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -21306,7 +21306,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,768], strides [768, 1] in %403#0
-//   W        [256,768] at offset 557568, strides [768, 1] in weight:model.layers.15
+//   W        [256,768] at offset 557568, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   residual [L,256], strides [256, 1] in %402#0
 //   y        [L,256], strides [256, 1] in %404#0 (written)
 //
@@ -21360,22 +21360,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)];
-      let w0_0 = W[139392u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W[139392u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[139392u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W[139392u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[139392u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W[139392u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[139392u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W[139392u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -21545,7 +21545,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %404#0
-//   W      [256,256], strides [256, 1] in weight:model.embed_tokens.weight
+//   W      [256,256], strides [256, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   norm_w [256], strides [1] in weight:model.final_layernorm.weight
 //   y      [L,256], strides [256, 1] in output:logits (written)
 //
@@ -21660,22 +21660,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * norm_w[(k)];
-      let w0_0 = W[(min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W[((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W[((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W[((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W[((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -22402,7 +22402,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [1], strides [1] in input:tokens
-//   table [256,256], strides [256, 1] in weight:model.embed_tokens.weight
+//   table [256,256], strides [256, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   y     [1,256], strides [256, 1] in %180#0 (written)
 //
 // threads:
@@ -22422,7 +22422,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let ir = f;
   let i1 = ir;
   let row = min(u32(ids[0u]), 255u);
-  y[(i1)] = table[(row) * 64u + (i1)];
+  y[(i1)] = table[((row) / 4u * 64u + (i1)) * 4u + (row) % 4u];
 }
 `,
         entryPoint: "main",
@@ -22485,7 +22485,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %180#0
-//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.0
+//   W          [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w     [256], strides [1] in weight:model.layers.0
 //   y          [1,1168], strides [1168, 1] in %182#0 (written)
 //   conv_state [640,4], strides [4, 1] in state:layers.0.conv
@@ -22559,13 +22559,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -22969,7 +22969,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %193#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.0
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.0
 //   residual [1,256], strides [256, 1] in %180#0
 //   y        [1,256], strides [256, 1] in %195#0 (written)
@@ -23036,13 +23036,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -23152,7 +23152,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %195#0
-//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.1
+//   W          [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w     [256], strides [1] in weight:model.layers.1
 //   y          [1,1168], strides [1168, 1] in %197#0 (written)
 //   conv_state [640,4], strides [4, 1] in state:layers.1.conv
@@ -23226,13 +23226,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -23636,7 +23636,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %208#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.1
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.1
 //   residual [1,256], strides [256, 1] in %195#0
 //   y        [1,256], strides [256, 1] in %210#0 (written)
@@ -23703,13 +23703,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -23819,7 +23819,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %210#0
-//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.2
+//   W          [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w     [256], strides [1] in weight:model.layers.2
 //   y          [1,1168], strides [1168, 1] in %212#0 (written)
 //   conv_state [640,4], strides [4, 1] in state:layers.2.conv
@@ -23893,13 +23893,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -24303,7 +24303,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %223#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.2
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.2
 //   residual [1,256], strides [256, 1] in %210#0
 //   y        [1,256], strides [256, 1] in %225#0 (written)
@@ -24370,13 +24370,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -24485,9 +24485,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %225#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.3
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.3
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.3
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w [256], strides [1] in weight:model.layers.3
 //   y      [1,384], strides [384, 1] in %226#0 (written)
 //
@@ -24552,13 +24552,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -24591,13 +24591,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -24630,13 +24630,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -25027,7 +25027,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,256], strides [256, 1] in %231#0
-//   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.3
+//   W        [256,256] at offset 98560, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   residual [1,256], strides [256, 1] in %225#0
 //   y        [1,256], strides [256, 1] in %232#0 (written)
 //
@@ -25069,13 +25069,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+          let w0_0 = W[24640u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          let w0_1 = W[24640u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          let w0_2 = W[24640u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          let w0_3 = W[24640u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -25184,8 +25184,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %232#0
-//   W0     [768,256] at offset 164352, strides [256, 1] in weight:model.layers.3
-//   W1     [768,256] at offset 360960, strides [256, 1] in weight:model.layers.3
+//   W0     [768,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W1     [768,256] at offset 360960, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.3
 //   y      [1,768], strides [768, 1] in %233#0 (written)
 //
@@ -25254,13 +25254,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[90240u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[90240u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -25348,7 +25348,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,768], strides [768, 1] in %233#0
-//   W        [256,768] at offset 557568, strides [768, 1] in weight:model.layers.3
+//   W        [256,768] at offset 557568, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   residual [1,256], strides [256, 1] in %232#0
 //   y        [1,256], strides [256, 1] in %234#0 (written)
 //
@@ -25390,13 +25390,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 192u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[139392u + (min(c0, 255u)) * 192u + (k)];
+          let w0_0 = W[139392u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[139392u + (min(c0 + 1u, 255u)) * 192u + (k)];
+          let w0_1 = W[139392u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[139392u + (min(c0 + 2u, 255u)) * 192u + (k)];
+          let w0_2 = W[139392u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[139392u + (min(c0 + 3u, 255u)) * 192u + (k)];
+          let w0_3 = W[139392u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -25506,7 +25506,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %234#0
-//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.4
+//   W          [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w     [256], strides [1] in weight:model.layers.4
 //   y          [1,1168], strides [1168, 1] in %236#0 (written)
 //   conv_state [640,4], strides [4, 1] in state:layers.4.conv
@@ -25580,13 +25580,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -25990,7 +25990,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %247#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.4
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.4
 //   residual [1,256], strides [256, 1] in %234#0
 //   y        [1,256], strides [256, 1] in %249#0 (written)
@@ -26057,13 +26057,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -26173,7 +26173,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %249#0
-//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.5
+//   W          [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w     [256], strides [1] in weight:model.layers.5
 //   y          [1,1168], strides [1168, 1] in %251#0 (written)
 //   conv_state [640,4], strides [4, 1] in state:layers.5.conv
@@ -26247,13 +26247,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -26657,7 +26657,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %262#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.5
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.5
 //   residual [1,256], strides [256, 1] in %249#0
 //   y        [1,256], strides [256, 1] in %264#0 (written)
@@ -26724,13 +26724,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -26840,7 +26840,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %264#0
-//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.6
+//   W          [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w     [256], strides [1] in weight:model.layers.6
 //   y          [1,1168], strides [1168, 1] in %266#0 (written)
 //   conv_state [640,4], strides [4, 1] in state:layers.6.conv
@@ -26914,13 +26914,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -27324,7 +27324,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %277#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.6
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.6
 //   residual [1,256], strides [256, 1] in %264#0
 //   y        [1,256], strides [256, 1] in %279#0 (written)
@@ -27391,13 +27391,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -27506,9 +27506,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %279#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.7
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.7
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.7
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w [256], strides [1] in weight:model.layers.7
 //   y      [1,384], strides [384, 1] in %280#0 (written)
 //
@@ -27573,13 +27573,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -27612,13 +27612,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -27651,13 +27651,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -28048,7 +28048,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,256], strides [256, 1] in %285#0
-//   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.7
+//   W        [256,256] at offset 98560, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   residual [1,256], strides [256, 1] in %279#0
 //   y        [1,256], strides [256, 1] in %286#0 (written)
 //
@@ -28090,13 +28090,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+          let w0_0 = W[24640u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          let w0_1 = W[24640u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          let w0_2 = W[24640u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          let w0_3 = W[24640u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -28205,8 +28205,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %286#0
-//   W0     [768,256] at offset 164352, strides [256, 1] in weight:model.layers.7
-//   W1     [768,256] at offset 360960, strides [256, 1] in weight:model.layers.7
+//   W0     [768,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W1     [768,256] at offset 360960, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.7
 //   y      [1,768], strides [768, 1] in %287#0 (written)
 //
@@ -28275,13 +28275,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[90240u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[90240u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -28369,7 +28369,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,768], strides [768, 1] in %287#0
-//   W        [256,768] at offset 557568, strides [768, 1] in weight:model.layers.7
+//   W        [256,768] at offset 557568, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   residual [1,256], strides [256, 1] in %286#0
 //   y        [1,256], strides [256, 1] in %288#0 (written)
 //
@@ -28411,13 +28411,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 192u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[139392u + (min(c0, 255u)) * 192u + (k)];
+          let w0_0 = W[139392u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[139392u + (min(c0 + 1u, 255u)) * 192u + (k)];
+          let w0_1 = W[139392u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[139392u + (min(c0 + 2u, 255u)) * 192u + (k)];
+          let w0_2 = W[139392u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[139392u + (min(c0 + 3u, 255u)) * 192u + (k)];
+          let w0_3 = W[139392u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -28527,7 +28527,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %288#0
-//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.8
+//   W          [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   norm_w     [256], strides [1] in weight:model.layers.8
 //   y          [1,1168], strides [1168, 1] in %290#0 (written)
 //   conv_state [640,4], strides [4, 1] in state:layers.8.conv
@@ -28601,13 +28601,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -29011,7 +29011,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %301#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.8
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.8
 //   residual [1,256], strides [256, 1] in %288#0
 //   y        [1,256], strides [256, 1] in %303#0 (written)
@@ -29078,13 +29078,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -29194,7 +29194,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %303#0
-//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.9
+//   W          [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   norm_w     [256], strides [1] in weight:model.layers.9
 //   y          [1,1168], strides [1168, 1] in %305#0 (written)
 //   conv_state [640,4], strides [4, 1] in state:layers.9.conv
@@ -29268,13 +29268,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -29678,7 +29678,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %316#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.9
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.9
 //   residual [1,256], strides [256, 1] in %303#0
 //   y        [1,256], strides [256, 1] in %318#0 (written)
@@ -29745,13 +29745,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -29861,7 +29861,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %318#0
-//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.10
+//   W          [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   norm_w     [256], strides [1] in weight:model.layers.10
 //   y          [1,1168], strides [1168, 1] in %320#0 (written)
 //   conv_state [640,4], strides [4, 1] in state:layers.10.conv
@@ -29935,13 +29935,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -30345,7 +30345,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %331#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.10
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.10
 //   residual [1,256], strides [256, 1] in %318#0
 //   y        [1,256], strides [256, 1] in %333#0 (written)
@@ -30412,13 +30412,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -30527,9 +30527,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %333#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.11
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.11
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.11
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   norm_w [256], strides [1] in weight:model.layers.11
 //   y      [1,384], strides [384, 1] in %334#0 (written)
 //
@@ -30594,13 +30594,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -30633,13 +30633,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -30672,13 +30672,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -31069,7 +31069,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,256], strides [256, 1] in %339#0
-//   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.11
+//   W        [256,256] at offset 98560, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   residual [1,256], strides [256, 1] in %333#0
 //   y        [1,256], strides [256, 1] in %340#0 (written)
 //
@@ -31111,13 +31111,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+          let w0_0 = W[24640u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          let w0_1 = W[24640u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          let w0_2 = W[24640u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          let w0_3 = W[24640u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -31226,8 +31226,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %340#0
-//   W0     [768,256] at offset 164352, strides [256, 1] in weight:model.layers.11
-//   W1     [768,256] at offset 360960, strides [256, 1] in weight:model.layers.11
+//   W0     [768,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
+//   W1     [768,256] at offset 360960, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.11
 //   y      [1,768], strides [768, 1] in %341#0 (written)
 //
@@ -31296,13 +31296,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[90240u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[90240u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -31390,7 +31390,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,768], strides [768, 1] in %341#0
-//   W        [256,768] at offset 557568, strides [768, 1] in weight:model.layers.11
+//   W        [256,768] at offset 557568, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   residual [1,256], strides [256, 1] in %340#0
 //   y        [1,256], strides [256, 1] in %342#0 (written)
 //
@@ -31432,13 +31432,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 192u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[139392u + (min(c0, 255u)) * 192u + (k)];
+          let w0_0 = W[139392u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[139392u + (min(c0 + 1u, 255u)) * 192u + (k)];
+          let w0_1 = W[139392u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[139392u + (min(c0 + 2u, 255u)) * 192u + (k)];
+          let w0_2 = W[139392u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[139392u + (min(c0 + 3u, 255u)) * 192u + (k)];
+          let w0_3 = W[139392u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -31548,7 +31548,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %342#0
-//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.12
+//   W          [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   norm_w     [256], strides [1] in weight:model.layers.12
 //   y          [1,1168], strides [1168, 1] in %344#0 (written)
 //   conv_state [640,4], strides [4, 1] in state:layers.12.conv
@@ -31622,13 +31622,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -32032,7 +32032,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %355#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.12
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.12
 //   residual [1,256], strides [256, 1] in %342#0
 //   y        [1,256], strides [256, 1] in %357#0 (written)
@@ -32099,13 +32099,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -32215,7 +32215,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %357#0
-//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.13
+//   W          [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   norm_w     [256], strides [1] in weight:model.layers.13
 //   y          [1,1168], strides [1168, 1] in %359#0 (written)
 //   conv_state [640,4], strides [4, 1] in state:layers.13.conv
@@ -32289,13 +32289,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -32699,7 +32699,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %370#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.13
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.13
 //   residual [1,256], strides [256, 1] in %357#0
 //   y        [1,256], strides [256, 1] in %372#0 (written)
@@ -32766,13 +32766,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -32882,7 +32882,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %372#0
-//   W          [1168,256] at offset 256, strides [256, 1] in weight:model.layers.14
+//   W          [1168,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   norm_w     [256], strides [1] in weight:model.layers.14
 //   y          [1,1168], strides [1168, 1] in %374#0 (written)
 //   conv_state [640,4], strides [4, 1] in state:layers.14.conv
@@ -32956,13 +32956,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1167u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u)) / 4u * 64u + (k)) * 4u + (min(c0, 1164u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1167u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1167u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1167u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1164u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1164u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -33366,7 +33366,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %385#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.14
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.14
 //   residual [1,256], strides [256, 1] in %372#0
 //   y        [1,256], strides [256, 1] in %387#0 (written)
@@ -33433,13 +33433,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -33548,9 +33548,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %387#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.15
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.15
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.15
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   norm_w [256], strides [1] in weight:model.layers.15
 //   y      [1,384], strides [384, 1] in %388#0 (written)
 //
@@ -33615,13 +33615,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -33654,13 +33654,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -33693,13 +33693,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -34090,7 +34090,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,256], strides [256, 1] in %393#0
-//   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.15
+//   W        [256,256] at offset 98560, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   residual [1,256], strides [256, 1] in %387#0
 //   y        [1,256], strides [256, 1] in %394#0 (written)
 //
@@ -34132,13 +34132,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+          let w0_0 = W[24640u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          let w0_1 = W[24640u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          let w0_2 = W[24640u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          let w0_3 = W[24640u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -34247,8 +34247,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %394#0
-//   W0     [768,256] at offset 164352, strides [256, 1] in weight:model.layers.15
-//   W1     [768,256] at offset 360960, strides [256, 1] in weight:model.layers.15
+//   W0     [768,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
+//   W1     [768,256] at offset 360960, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.15
 //   y      [1,768], strides [768, 1] in %395#0 (written)
 //
@@ -34317,13 +34317,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[90240u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[90240u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -34411,7 +34411,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,768], strides [768, 1] in %395#0
-//   W        [256,768] at offset 557568, strides [768, 1] in weight:model.layers.15
+//   W        [256,768] at offset 557568, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   residual [1,256], strides [256, 1] in %394#0
 //   y        [1,256], strides [256, 1] in %396#0 (written)
 //
@@ -34453,13 +34453,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 192u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[139392u + (min(c0, 255u)) * 192u + (k)];
+          let w0_0 = W[139392u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[139392u + (min(c0 + 1u, 255u)) * 192u + (k)];
+          let w0_1 = W[139392u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[139392u + (min(c0 + 2u, 255u)) * 192u + (k)];
+          let w0_2 = W[139392u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[139392u + (min(c0 + 3u, 255u)) * 192u + (k)];
+          let w0_3 = W[139392u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -34565,7 +34565,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %396#0
-//   W      [256,256], strides [256, 1] in weight:model.embed_tokens.weight
+//   W      [256,256], strides [256, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   norm_w [256], strides [1] in weight:model.final_layernorm.weight
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
@@ -34631,13 +34631,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W[(min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W[((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W[((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W[((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W[((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

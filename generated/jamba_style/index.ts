@@ -236,7 +236,7 @@ export type Weights = ShapedWeights<WeightShapes>;
 /** The compiled model jamba_style: its kernels in dispatch order with their WGSL, buffers, weights and their layout, the limits it needs. */
 export const artifact = {
   format: "hybridc-artifact",
-  version: 2,
+  version: 3,
   hybridc: "0.1.0",
   source: "jamba-style.hyb",
   model: "jamba_style",
@@ -1133,7 +1133,7 @@ export const artifact = {
       key: "weight:model.embed_tokens.weight",
       dtype: "f32",
       elements: 65536,
-      tensors: [{ name: "model.embed_tokens.weight", offset: 0, shape: [256, 256] }],
+      tensors: [{ name: "model.embed_tokens.weight", offset: 0, shape: [256, 256], quads: true }],
     },
     {
       key: "weight:model.layers.0",
@@ -1141,19 +1141,19 @@ export const artifact = {
       elements: 831488,
       tensors: [
         { name: "model.layers.0.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.0.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.0.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.0.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.0.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.0.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.0.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.0.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.0.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.0.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.0.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.0.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.0.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.0.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.0.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256] },
-        { name: "model.layers.0.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256] },
-        { name: "model.layers.0.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512] },
+        { name: "model.layers.0.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256], quads: true },
+        { name: "model.layers.0.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256], quads: true },
+        { name: "model.layers.0.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -1162,19 +1162,19 @@ export const artifact = {
       elements: 831488,
       tensors: [
         { name: "model.layers.1.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.1.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.1.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.1.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.1.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.1.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.1.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.1.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.1.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.1.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.1.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.1.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.1.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.1.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.1.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256] },
-        { name: "model.layers.1.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256] },
-        { name: "model.layers.1.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512] },
+        { name: "model.layers.1.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256], quads: true },
+        { name: "model.layers.1.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256], quads: true },
+        { name: "model.layers.1.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -1183,19 +1183,19 @@ export const artifact = {
       elements: 831488,
       tensors: [
         { name: "model.layers.2.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.2.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.2.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.2.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.2.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.2.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.2.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.2.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.2.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.2.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.2.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.2.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.2.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.2.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.2.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256] },
-        { name: "model.layers.2.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256] },
-        { name: "model.layers.2.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512] },
+        { name: "model.layers.2.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256], quads: true },
+        { name: "model.layers.2.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256], quads: true },
+        { name: "model.layers.2.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -1204,19 +1204,19 @@ export const artifact = {
       elements: 831488,
       tensors: [
         { name: "model.layers.3.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.3.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.3.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.3.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.3.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.3.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.3.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.3.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.3.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.3.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.3.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.3.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.3.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.3.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.3.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256] },
-        { name: "model.layers.3.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256] },
-        { name: "model.layers.3.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512] },
+        { name: "model.layers.3.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256], quads: true },
+        { name: "model.layers.3.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256], quads: true },
+        { name: "model.layers.3.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -1225,14 +1225,14 @@ export const artifact = {
       elements: 655872,
       tensors: [
         { name: "model.layers.4.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.4.self_attn.q_proj.weight", offset: 256, shape: [256, 256] },
-        { name: "model.layers.4.self_attn.k_proj.weight", offset: 65792, shape: [256, 256] },
-        { name: "model.layers.4.self_attn.v_proj.weight", offset: 131328, shape: [256, 256] },
-        { name: "model.layers.4.self_attn.o_proj.weight", offset: 196864, shape: [256, 256] },
+        { name: "model.layers.4.self_attn.q_proj.weight", offset: 256, shape: [256, 256], quads: true },
+        { name: "model.layers.4.self_attn.k_proj.weight", offset: 65792, shape: [256, 256], quads: true },
+        { name: "model.layers.4.self_attn.v_proj.weight", offset: 131328, shape: [256, 256], quads: true },
+        { name: "model.layers.4.self_attn.o_proj.weight", offset: 196864, shape: [256, 256], quads: true },
         { name: "model.layers.4.pre_ff_layernorm.weight", offset: 262400, shape: [256] },
-        { name: "model.layers.4.feed_forward.gate_proj.weight", offset: 262656, shape: [512, 256] },
-        { name: "model.layers.4.feed_forward.up_proj.weight", offset: 393728, shape: [512, 256] },
-        { name: "model.layers.4.feed_forward.down_proj.weight", offset: 524800, shape: [256, 512] },
+        { name: "model.layers.4.feed_forward.gate_proj.weight", offset: 262656, shape: [512, 256], quads: true },
+        { name: "model.layers.4.feed_forward.up_proj.weight", offset: 393728, shape: [512, 256], quads: true },
+        { name: "model.layers.4.feed_forward.down_proj.weight", offset: 524800, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -1241,19 +1241,19 @@ export const artifact = {
       elements: 831488,
       tensors: [
         { name: "model.layers.5.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.5.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.5.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.5.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.5.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.5.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.5.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.5.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.5.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.5.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.5.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.5.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.5.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.5.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.5.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256] },
-        { name: "model.layers.5.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256] },
-        { name: "model.layers.5.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512] },
+        { name: "model.layers.5.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256], quads: true },
+        { name: "model.layers.5.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256], quads: true },
+        { name: "model.layers.5.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -1262,19 +1262,19 @@ export const artifact = {
       elements: 831488,
       tensors: [
         { name: "model.layers.6.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.6.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.6.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.6.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.6.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.6.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.6.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.6.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.6.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.6.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.6.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.6.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.6.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.6.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.6.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256] },
-        { name: "model.layers.6.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256] },
-        { name: "model.layers.6.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512] },
+        { name: "model.layers.6.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256], quads: true },
+        { name: "model.layers.6.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256], quads: true },
+        { name: "model.layers.6.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -1283,19 +1283,19 @@ export const artifact = {
       elements: 831488,
       tensors: [
         { name: "model.layers.7.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.7.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.7.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.7.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.7.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.7.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.7.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.7.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.7.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.7.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.7.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.7.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.7.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.7.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.7.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256] },
-        { name: "model.layers.7.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256] },
-        { name: "model.layers.7.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512] },
+        { name: "model.layers.7.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256], quads: true },
+        { name: "model.layers.7.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256], quads: true },
+        { name: "model.layers.7.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -1304,19 +1304,19 @@ export const artifact = {
       elements: 831488,
       tensors: [
         { name: "model.layers.8.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.8.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.8.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.8.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.8.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.8.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.8.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.8.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.8.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.8.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.8.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.8.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.8.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.8.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.8.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256] },
-        { name: "model.layers.8.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256] },
-        { name: "model.layers.8.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512] },
+        { name: "model.layers.8.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256], quads: true },
+        { name: "model.layers.8.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256], quads: true },
+        { name: "model.layers.8.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -1325,19 +1325,19 @@ export const artifact = {
       elements: 831488,
       tensors: [
         { name: "model.layers.9.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.9.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.9.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.9.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.9.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.9.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.9.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.9.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.9.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.9.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.9.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.9.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.9.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.9.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.9.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256] },
-        { name: "model.layers.9.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256] },
-        { name: "model.layers.9.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512] },
+        { name: "model.layers.9.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256], quads: true },
+        { name: "model.layers.9.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256], quads: true },
+        { name: "model.layers.9.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -1346,19 +1346,19 @@ export const artifact = {
       elements: 831488,
       tensors: [
         { name: "model.layers.10.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.10.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.10.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.10.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.10.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.10.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.10.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.10.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.10.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.10.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.10.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.10.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.10.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.10.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.10.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256] },
-        { name: "model.layers.10.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256] },
-        { name: "model.layers.10.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512] },
+        { name: "model.layers.10.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256], quads: true },
+        { name: "model.layers.10.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256], quads: true },
+        { name: "model.layers.10.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -1367,19 +1367,19 @@ export const artifact = {
       elements: 831488,
       tensors: [
         { name: "model.layers.11.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.11.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.11.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.11.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.11.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.11.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.11.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.11.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.11.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.11.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.11.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.11.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.11.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.11.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.11.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256] },
-        { name: "model.layers.11.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256] },
-        { name: "model.layers.11.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512] },
+        { name: "model.layers.11.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256], quads: true },
+        { name: "model.layers.11.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256], quads: true },
+        { name: "model.layers.11.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -1388,14 +1388,14 @@ export const artifact = {
       elements: 655872,
       tensors: [
         { name: "model.layers.12.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.12.self_attn.q_proj.weight", offset: 256, shape: [256, 256] },
-        { name: "model.layers.12.self_attn.k_proj.weight", offset: 65792, shape: [256, 256] },
-        { name: "model.layers.12.self_attn.v_proj.weight", offset: 131328, shape: [256, 256] },
-        { name: "model.layers.12.self_attn.o_proj.weight", offset: 196864, shape: [256, 256] },
+        { name: "model.layers.12.self_attn.q_proj.weight", offset: 256, shape: [256, 256], quads: true },
+        { name: "model.layers.12.self_attn.k_proj.weight", offset: 65792, shape: [256, 256], quads: true },
+        { name: "model.layers.12.self_attn.v_proj.weight", offset: 131328, shape: [256, 256], quads: true },
+        { name: "model.layers.12.self_attn.o_proj.weight", offset: 196864, shape: [256, 256], quads: true },
         { name: "model.layers.12.pre_ff_layernorm.weight", offset: 262400, shape: [256] },
-        { name: "model.layers.12.feed_forward.gate_proj.weight", offset: 262656, shape: [512, 256] },
-        { name: "model.layers.12.feed_forward.up_proj.weight", offset: 393728, shape: [512, 256] },
-        { name: "model.layers.12.feed_forward.down_proj.weight", offset: 524800, shape: [256, 512] },
+        { name: "model.layers.12.feed_forward.gate_proj.weight", offset: 262656, shape: [512, 256], quads: true },
+        { name: "model.layers.12.feed_forward.up_proj.weight", offset: 393728, shape: [512, 256], quads: true },
+        { name: "model.layers.12.feed_forward.down_proj.weight", offset: 524800, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -1404,19 +1404,19 @@ export const artifact = {
       elements: 831488,
       tensors: [
         { name: "model.layers.13.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.13.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.13.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.13.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.13.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.13.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.13.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.13.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.13.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.13.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.13.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.13.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.13.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.13.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.13.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256] },
-        { name: "model.layers.13.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256] },
-        { name: "model.layers.13.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512] },
+        { name: "model.layers.13.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256], quads: true },
+        { name: "model.layers.13.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256], quads: true },
+        { name: "model.layers.13.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -1425,19 +1425,19 @@ export const artifact = {
       elements: 831488,
       tensors: [
         { name: "model.layers.14.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.14.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.14.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.14.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.14.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.14.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.14.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.14.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.14.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.14.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.14.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.14.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.14.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.14.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.14.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256] },
-        { name: "model.layers.14.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256] },
-        { name: "model.layers.14.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512] },
+        { name: "model.layers.14.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256], quads: true },
+        { name: "model.layers.14.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256], quads: true },
+        { name: "model.layers.14.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -1446,19 +1446,19 @@ export const artifact = {
       elements: 831488,
       tensors: [
         { name: "model.layers.15.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.15.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.15.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.15.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.15.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.15.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.15.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.15.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.15.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.15.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.15.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.15.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.15.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.15.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.15.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256] },
-        { name: "model.layers.15.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256] },
-        { name: "model.layers.15.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512] },
+        { name: "model.layers.15.feed_forward.gate_proj.weight", offset: 438272, shape: [512, 256], quads: true },
+        { name: "model.layers.15.feed_forward.up_proj.weight", offset: 569344, shape: [512, 256], quads: true },
+        { name: "model.layers.15.feed_forward.down_proj.weight", offset: 700416, shape: [256, 512], quads: true },
       ],
     },
     {
@@ -1471,7 +1471,7 @@ export const artifact = {
       key: "weight:lm_head.weight",
       dtype: "f32",
       elements: 65536,
-      tensors: [{ name: "lm_head.weight", offset: 0, shape: [256, 256] }],
+      tensors: [{ name: "lm_head.weight", offset: 0, shape: [256, 256], quads: true }],
     },
   ],
   prefill: {
@@ -1491,7 +1491,7 @@ export const artifact = {
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [L], strides [1] in input:tokens
-//   table [256,256], strides [256, 1] in weight:model.embed_tokens.weight
+//   table [256,256], strides [256, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   y     [L,256], strides [256, 1] in %251#0 (written)
 //
 // threads:
@@ -1518,7 +1518,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ir = ir / 64u;
   let i0 = ir;
   let row = min(u32(ids[(i0)]), 255u);
-  y[(i0) * 64u + (i1)] = table[(row) * 64u + (i1)];
+  y[(i0) * 64u + (i1)] = table[((row) / 4u * 64u + (i1)) * 4u + (row) % 4u];
 }
 `,
         entryPoint: "main",
@@ -1581,7 +1581,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %251#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.0
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w [256], strides [1] in weight:model.layers.0
 //   y      [L,1024], strides [1024, 1] in %252#0 (written)
 //
@@ -1695,22 +1695,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -2020,7 +2020,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %256#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.0
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   y [L,48], strides [48, 1] in %257#0 (written)
 //
 // threads:
@@ -2072,22 +2072,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -2563,7 +2563,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %261#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.0
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   residual [L,256], strides [256, 1] in %251#0
 //   y        [L,256], strides [256, 1] in %262#0 (written)
 //
@@ -2617,22 +2617,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -2805,8 +2805,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %262#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.0
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.0
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.0
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.0
 //   y      [L,512], strides [512, 1] in %263#0 (written)
 //
@@ -2924,22 +2924,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -3061,7 +3061,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %263#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.0
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   residual [L,256], strides [256, 1] in %262#0
 //   y        [L,256], strides [256, 1] in %264#0 (written)
 //
@@ -3115,22 +3115,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3303,7 +3303,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %264#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.1
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w [256], strides [1] in weight:model.layers.1
 //   y      [L,1024], strides [1024, 1] in %265#0 (written)
 //
@@ -3417,22 +3417,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3742,7 +3742,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %269#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.1
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   y [L,48], strides [48, 1] in %270#0 (written)
 //
 // threads:
@@ -3794,22 +3794,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -4285,7 +4285,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %274#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.1
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   residual [L,256], strides [256, 1] in %264#0
 //   y        [L,256], strides [256, 1] in %275#0 (written)
 //
@@ -4339,22 +4339,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -4527,8 +4527,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %275#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.1
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.1
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.1
 //   y      [L,512], strides [512, 1] in %276#0 (written)
 //
@@ -4646,22 +4646,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -4783,7 +4783,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %276#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.1
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   residual [L,256], strides [256, 1] in %275#0
 //   y        [L,256], strides [256, 1] in %277#0 (written)
 //
@@ -4837,22 +4837,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5025,7 +5025,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %277#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.2
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w [256], strides [1] in weight:model.layers.2
 //   y      [L,1024], strides [1024, 1] in %278#0 (written)
 //
@@ -5139,22 +5139,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5464,7 +5464,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %282#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.2
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   y [L,48], strides [48, 1] in %283#0 (written)
 //
 // threads:
@@ -5516,22 +5516,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6007,7 +6007,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %287#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.2
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   residual [L,256], strides [256, 1] in %277#0
 //   y        [L,256], strides [256, 1] in %288#0 (written)
 //
@@ -6061,22 +6061,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6249,8 +6249,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %288#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.2
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.2
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.2
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.2
 //   y      [L,512], strides [512, 1] in %289#0 (written)
 //
@@ -6368,22 +6368,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -6505,7 +6505,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %289#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.2
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   residual [L,256], strides [256, 1] in %288#0
 //   y        [L,256], strides [256, 1] in %290#0 (written)
 //
@@ -6559,22 +6559,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6747,7 +6747,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %290#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.3
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w [256], strides [1] in weight:model.layers.3
 //   y      [L,1024], strides [1024, 1] in %291#0 (written)
 //
@@ -6861,22 +6861,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -7186,7 +7186,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %295#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.3
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   y [L,48], strides [48, 1] in %296#0 (written)
 //
 // threads:
@@ -7238,22 +7238,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -7729,7 +7729,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %300#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.3
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   residual [L,256], strides [256, 1] in %290#0
 //   y        [L,256], strides [256, 1] in %301#0 (written)
 //
@@ -7783,22 +7783,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -7971,8 +7971,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %301#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.3
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.3
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.3
 //   y      [L,512], strides [512, 1] in %302#0 (written)
 //
@@ -8090,22 +8090,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -8227,7 +8227,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %302#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.3
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   residual [L,256], strides [256, 1] in %301#0
 //   y        [L,256], strides [256, 1] in %303#0 (written)
 //
@@ -8281,22 +8281,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8469,9 +8469,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %303#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.4
-//   W1     [256,256] at offset 65792, strides [256, 1] in weight:model.layers.4
-//   W2     [256,256] at offset 131328, strides [256, 1] in weight:model.layers.4
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
+//   W1     [256,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
+//   W2     [256,256] at offset 131328, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w [256], strides [1] in weight:model.layers.4
 //   y      [L,768], strides [768, 1] in %304#0 (written)
 //
@@ -8585,22 +8585,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8711,22 +8711,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8837,22 +8837,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[32832u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[32832u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[32832u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[32832u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[32832u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[32832u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[32832u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[32832u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -9207,7 +9207,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,256], strides [256, 1] in %308#0
-//   W        [256,256] at offset 196864, strides [256, 1] in weight:model.layers.4
+//   W        [256,256] at offset 196864, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   residual [L,256], strides [256, 1] in %303#0
 //   y        [L,256], strides [256, 1] in %309#0 (written)
 //
@@ -9261,22 +9261,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)];
-      let w0_0 = W[49216u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W[49216u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[49216u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W[49216u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[49216u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W[49216u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[49216u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W[49216u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -9449,8 +9449,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %309#0
-//   W0     [512,256] at offset 262656, strides [256, 1] in weight:model.layers.4
-//   W1     [512,256] at offset 393728, strides [256, 1] in weight:model.layers.4
+//   W0     [512,256] at offset 262656, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
+//   W1     [512,256] at offset 393728, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w [256] at offset 262400, strides [1] in weight:model.layers.4
 //   y      [L,512], strides [512, 1] in %310#0 (written)
 //
@@ -9568,22 +9568,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[65600u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[65600u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[65600u + (k)];
-      let w0_0 = W0_W1_norm_w[65664u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[65664u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[65664u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[65664u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[98432u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[98432u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[98432u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[98432u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -9705,7 +9705,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %310#0
-//   W        [256,512] at offset 524800, strides [512, 1] in weight:model.layers.4
+//   W        [256,512] at offset 524800, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   residual [L,256], strides [256, 1] in %309#0
 //   y        [L,256], strides [256, 1] in %311#0 (written)
 //
@@ -9759,22 +9759,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[131200u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[131200u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[131200u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[131200u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[131200u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[131200u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[131200u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[131200u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -9947,7 +9947,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %311#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.5
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w [256], strides [1] in weight:model.layers.5
 //   y      [L,1024], strides [1024, 1] in %312#0 (written)
 //
@@ -10061,22 +10061,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -10386,7 +10386,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %316#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.5
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   y [L,48], strides [48, 1] in %317#0 (written)
 //
 // threads:
@@ -10438,22 +10438,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -10929,7 +10929,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %321#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.5
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   residual [L,256], strides [256, 1] in %311#0
 //   y        [L,256], strides [256, 1] in %322#0 (written)
 //
@@ -10983,22 +10983,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -11171,8 +11171,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %322#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.5
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.5
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.5
 //   y      [L,512], strides [512, 1] in %323#0 (written)
 //
@@ -11290,22 +11290,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -11427,7 +11427,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %323#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.5
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   residual [L,256], strides [256, 1] in %322#0
 //   y        [L,256], strides [256, 1] in %324#0 (written)
 //
@@ -11481,22 +11481,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -11669,7 +11669,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %324#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.6
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w [256], strides [1] in weight:model.layers.6
 //   y      [L,1024], strides [1024, 1] in %325#0 (written)
 //
@@ -11783,22 +11783,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12108,7 +12108,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %329#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.6
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   y [L,48], strides [48, 1] in %330#0 (written)
 //
 // threads:
@@ -12160,22 +12160,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12651,7 +12651,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %334#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.6
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   residual [L,256], strides [256, 1] in %324#0
 //   y        [L,256], strides [256, 1] in %335#0 (written)
 //
@@ -12705,22 +12705,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12893,8 +12893,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %335#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.6
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.6
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.6
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.6
 //   y      [L,512], strides [512, 1] in %336#0 (written)
 //
@@ -13012,22 +13012,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -13149,7 +13149,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %336#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.6
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   residual [L,256], strides [256, 1] in %335#0
 //   y        [L,256], strides [256, 1] in %337#0 (written)
 //
@@ -13203,22 +13203,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -13391,7 +13391,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %337#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.7
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w [256], strides [1] in weight:model.layers.7
 //   y      [L,1024], strides [1024, 1] in %338#0 (written)
 //
@@ -13505,22 +13505,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -13830,7 +13830,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %342#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.7
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   y [L,48], strides [48, 1] in %343#0 (written)
 //
 // threads:
@@ -13882,22 +13882,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -14373,7 +14373,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %347#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.7
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   residual [L,256], strides [256, 1] in %337#0
 //   y        [L,256], strides [256, 1] in %348#0 (written)
 //
@@ -14427,22 +14427,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -14615,8 +14615,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %348#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.7
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.7
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.7
 //   y      [L,512], strides [512, 1] in %349#0 (written)
 //
@@ -14734,22 +14734,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -14871,7 +14871,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %349#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.7
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   residual [L,256], strides [256, 1] in %348#0
 //   y        [L,256], strides [256, 1] in %350#0 (written)
 //
@@ -14925,22 +14925,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -15113,7 +15113,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %350#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.8
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   norm_w [256], strides [1] in weight:model.layers.8
 //   y      [L,1024], strides [1024, 1] in %351#0 (written)
 //
@@ -15227,22 +15227,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -15552,7 +15552,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %355#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.8
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   y [L,48], strides [48, 1] in %356#0 (written)
 //
 // threads:
@@ -15604,22 +15604,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -16095,7 +16095,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %360#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.8
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   residual [L,256], strides [256, 1] in %350#0
 //   y        [L,256], strides [256, 1] in %361#0 (written)
 //
@@ -16149,22 +16149,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -16337,8 +16337,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %361#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.8
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.8
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.8
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.8
 //   y      [L,512], strides [512, 1] in %362#0 (written)
 //
@@ -16456,22 +16456,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -16593,7 +16593,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %362#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.8
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   residual [L,256], strides [256, 1] in %361#0
 //   y        [L,256], strides [256, 1] in %363#0 (written)
 //
@@ -16647,22 +16647,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -16835,7 +16835,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %363#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.9
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   norm_w [256], strides [1] in weight:model.layers.9
 //   y      [L,1024], strides [1024, 1] in %364#0 (written)
 //
@@ -16949,22 +16949,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -17274,7 +17274,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %368#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.9
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   y [L,48], strides [48, 1] in %369#0 (written)
 //
 // threads:
@@ -17326,22 +17326,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -17817,7 +17817,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %373#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.9
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   residual [L,256], strides [256, 1] in %363#0
 //   y        [L,256], strides [256, 1] in %374#0 (written)
 //
@@ -17871,22 +17871,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -18059,8 +18059,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %374#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.9
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.9
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.9
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.9
 //   y      [L,512], strides [512, 1] in %375#0 (written)
 //
@@ -18178,22 +18178,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -18315,7 +18315,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %375#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.9
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   residual [L,256], strides [256, 1] in %374#0
 //   y        [L,256], strides [256, 1] in %376#0 (written)
 //
@@ -18369,22 +18369,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -18557,7 +18557,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %376#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.10
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   norm_w [256], strides [1] in weight:model.layers.10
 //   y      [L,1024], strides [1024, 1] in %377#0 (written)
 //
@@ -18671,22 +18671,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -18996,7 +18996,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %381#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.10
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   y [L,48], strides [48, 1] in %382#0 (written)
 //
 // threads:
@@ -19048,22 +19048,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -19539,7 +19539,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %386#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.10
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   residual [L,256], strides [256, 1] in %376#0
 //   y        [L,256], strides [256, 1] in %387#0 (written)
 //
@@ -19593,22 +19593,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -19781,8 +19781,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %387#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.10
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.10
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.10
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.10
 //   y      [L,512], strides [512, 1] in %388#0 (written)
 //
@@ -19900,22 +19900,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -20037,7 +20037,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %388#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.10
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   residual [L,256], strides [256, 1] in %387#0
 //   y        [L,256], strides [256, 1] in %389#0 (written)
 //
@@ -20091,22 +20091,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -20279,7 +20279,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %389#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.11
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   norm_w [256], strides [1] in weight:model.layers.11
 //   y      [L,1024], strides [1024, 1] in %390#0 (written)
 //
@@ -20393,22 +20393,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -20718,7 +20718,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %394#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.11
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   y [L,48], strides [48, 1] in %395#0 (written)
 //
 // threads:
@@ -20770,22 +20770,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -21261,7 +21261,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %399#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.11
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   residual [L,256], strides [256, 1] in %389#0
 //   y        [L,256], strides [256, 1] in %400#0 (written)
 //
@@ -21315,22 +21315,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -21503,8 +21503,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %400#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.11
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.11
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.11
 //   y      [L,512], strides [512, 1] in %401#0 (written)
 //
@@ -21622,22 +21622,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -21759,7 +21759,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %401#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.11
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   residual [L,256], strides [256, 1] in %400#0
 //   y        [L,256], strides [256, 1] in %402#0 (written)
 //
@@ -21813,22 +21813,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -22001,9 +22001,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %402#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.12
-//   W1     [256,256] at offset 65792, strides [256, 1] in weight:model.layers.12
-//   W2     [256,256] at offset 131328, strides [256, 1] in weight:model.layers.12
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.12
+//   W1     [256,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.12
+//   W2     [256,256] at offset 131328, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   norm_w [256], strides [1] in weight:model.layers.12
 //   y      [L,768], strides [768, 1] in %403#0 (written)
 //
@@ -22117,22 +22117,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -22243,22 +22243,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -22369,22 +22369,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[32832u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[32832u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[32832u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[32832u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[32832u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[32832u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[32832u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[32832u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -22739,7 +22739,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,256], strides [256, 1] in %407#0
-//   W        [256,256] at offset 196864, strides [256, 1] in weight:model.layers.12
+//   W        [256,256] at offset 196864, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   residual [L,256], strides [256, 1] in %402#0
 //   y        [L,256], strides [256, 1] in %408#0 (written)
 //
@@ -22793,22 +22793,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)];
-      let w0_0 = W[49216u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W[49216u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[49216u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W[49216u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[49216u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W[49216u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[49216u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W[49216u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -22981,8 +22981,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %408#0
-//   W0     [512,256] at offset 262656, strides [256, 1] in weight:model.layers.12
-//   W1     [512,256] at offset 393728, strides [256, 1] in weight:model.layers.12
+//   W0     [512,256] at offset 262656, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.12
+//   W1     [512,256] at offset 393728, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   norm_w [256] at offset 262400, strides [1] in weight:model.layers.12
 //   y      [L,512], strides [512, 1] in %409#0 (written)
 //
@@ -23100,22 +23100,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[65600u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[65600u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[65600u + (k)];
-      let w0_0 = W0_W1_norm_w[65664u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[65664u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[65664u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[65664u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[98432u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[98432u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[98432u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[98432u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -23237,7 +23237,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %409#0
-//   W        [256,512] at offset 524800, strides [512, 1] in weight:model.layers.12
+//   W        [256,512] at offset 524800, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   residual [L,256], strides [256, 1] in %408#0
 //   y        [L,256], strides [256, 1] in %410#0 (written)
 //
@@ -23291,22 +23291,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[131200u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[131200u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[131200u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[131200u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[131200u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[131200u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[131200u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[131200u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -23479,7 +23479,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %410#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.13
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   norm_w [256], strides [1] in weight:model.layers.13
 //   y      [L,1024], strides [1024, 1] in %411#0 (written)
 //
@@ -23593,22 +23593,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -23918,7 +23918,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %415#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.13
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   y [L,48], strides [48, 1] in %416#0 (written)
 //
 // threads:
@@ -23970,22 +23970,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -24461,7 +24461,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %420#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.13
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   residual [L,256], strides [256, 1] in %410#0
 //   y        [L,256], strides [256, 1] in %421#0 (written)
 //
@@ -24515,22 +24515,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -24703,8 +24703,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %421#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.13
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.13
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.13
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.13
 //   y      [L,512], strides [512, 1] in %422#0 (written)
 //
@@ -24822,22 +24822,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -24959,7 +24959,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %422#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.13
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   residual [L,256], strides [256, 1] in %421#0
 //   y        [L,256], strides [256, 1] in %423#0 (written)
 //
@@ -25013,22 +25013,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -25201,7 +25201,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %423#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.14
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   norm_w [256], strides [1] in weight:model.layers.14
 //   y      [L,1024], strides [1024, 1] in %424#0 (written)
 //
@@ -25315,22 +25315,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -25640,7 +25640,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %428#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.14
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   y [L,48], strides [48, 1] in %429#0 (written)
 //
 // threads:
@@ -25692,22 +25692,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -26183,7 +26183,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %433#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.14
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   residual [L,256], strides [256, 1] in %423#0
 //   y        [L,256], strides [256, 1] in %434#0 (written)
 //
@@ -26237,22 +26237,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -26425,8 +26425,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %434#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.14
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.14
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.14
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.14
 //   y      [L,512], strides [512, 1] in %435#0 (written)
 //
@@ -26544,22 +26544,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -26681,7 +26681,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %435#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.14
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   residual [L,256], strides [256, 1] in %434#0
 //   y        [L,256], strides [256, 1] in %436#0 (written)
 //
@@ -26735,22 +26735,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -26923,7 +26923,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %436#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.15
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   norm_w [256], strides [1] in weight:model.layers.15
 //   y      [L,1024], strides [1024, 1] in %437#0 (written)
 //
@@ -27037,22 +27037,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -27362,7 +27362,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %441#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.15
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   y [L,48], strides [48, 1] in %442#0 (written)
 //
 // threads:
@@ -27414,22 +27414,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -27905,7 +27905,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %446#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.15
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   residual [L,256], strides [256, 1] in %436#0
 //   y        [L,256], strides [256, 1] in %447#0 (written)
 //
@@ -27959,22 +27959,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -28147,8 +28147,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %447#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.15
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.15
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.15
 //   y      [L,512], strides [512, 1] in %448#0 (written)
 //
@@ -28266,22 +28266,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -28403,7 +28403,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %448#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.15
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   residual [L,256], strides [256, 1] in %447#0
 //   y        [L,256], strides [256, 1] in %449#0 (written)
 //
@@ -28457,22 +28457,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -28642,7 +28642,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %449#0
-//   W      [256,256], strides [256, 1] in weight:lm_head.weight
+//   W      [256,256], strides [256, 1], rows in quads of 16-byte units in weight:lm_head.weight
 //   norm_w [256], strides [1] in weight:model.final_layernorm.weight
 //   y      [L,256], strides [256, 1] in output:logits (written)
 //
@@ -28757,22 +28757,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * norm_w[(k)];
-      let w0_0 = W[(min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W[((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W[((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W[((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W[((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -29525,7 +29525,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [1], strides [1] in input:tokens
-//   table [256,256], strides [256, 1] in weight:model.embed_tokens.weight
+//   table [256,256], strides [256, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   y     [1,256], strides [256, 1] in %251#0 (written)
 //
 // threads:
@@ -29545,7 +29545,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let ir = f;
   let i1 = ir;
   let row = min(u32(ids[0u]), 255u);
-  y[(i1)] = table[(row) * 64u + (i1)];
+  y[(i1)] = table[((row) / 4u * 64u + (i1)) * 4u + (row) % 4u];
 }
 `,
         entryPoint: "main",
@@ -29608,7 +29608,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %251#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.0
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w     [256], strides [1] in weight:model.layers.0
 //   y          [1,1024], strides [1024, 1] in %253#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.0.conv
@@ -29682,13 +29682,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -29833,7 +29833,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %253#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.0
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   y [1,48], strides [48, 1] in %256#0 (written)
 //
 // threads:
@@ -29873,13 +29873,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -30140,7 +30140,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %260#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.0
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   residual [1,256], strides [256, 1] in %251#0
 //   y        [1,256], strides [256, 1] in %261#0 (written)
 //
@@ -30182,13 +30182,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -30297,8 +30297,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %261#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.0
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.0
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.0
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.0
 //   y      [1,512], strides [512, 1] in %262#0 (written)
 //
@@ -30367,13 +30367,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -30461,7 +30461,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %262#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.0
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   residual [1,256], strides [256, 1] in %261#0
 //   y        [1,256], strides [256, 1] in %263#0 (written)
 //
@@ -30503,13 +30503,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -30619,7 +30619,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %263#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.1
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w     [256], strides [1] in weight:model.layers.1
 //   y          [1,1024], strides [1024, 1] in %265#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.1.conv
@@ -30693,13 +30693,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -30844,7 +30844,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %265#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.1
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   y [1,48], strides [48, 1] in %268#0 (written)
 //
 // threads:
@@ -30884,13 +30884,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -31151,7 +31151,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %272#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.1
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   residual [1,256], strides [256, 1] in %263#0
 //   y        [1,256], strides [256, 1] in %273#0 (written)
 //
@@ -31193,13 +31193,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -31308,8 +31308,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %273#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.1
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.1
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.1
 //   y      [1,512], strides [512, 1] in %274#0 (written)
 //
@@ -31378,13 +31378,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -31472,7 +31472,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %274#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.1
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   residual [1,256], strides [256, 1] in %273#0
 //   y        [1,256], strides [256, 1] in %275#0 (written)
 //
@@ -31514,13 +31514,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -31630,7 +31630,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %275#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.2
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w     [256], strides [1] in weight:model.layers.2
 //   y          [1,1024], strides [1024, 1] in %277#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.2.conv
@@ -31704,13 +31704,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -31855,7 +31855,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %277#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.2
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   y [1,48], strides [48, 1] in %280#0 (written)
 //
 // threads:
@@ -31895,13 +31895,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -32162,7 +32162,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %284#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.2
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   residual [1,256], strides [256, 1] in %275#0
 //   y        [1,256], strides [256, 1] in %285#0 (written)
 //
@@ -32204,13 +32204,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -32319,8 +32319,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %285#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.2
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.2
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.2
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.2
 //   y      [1,512], strides [512, 1] in %286#0 (written)
 //
@@ -32389,13 +32389,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -32483,7 +32483,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %286#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.2
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   residual [1,256], strides [256, 1] in %285#0
 //   y        [1,256], strides [256, 1] in %287#0 (written)
 //
@@ -32525,13 +32525,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -32641,7 +32641,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %287#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.3
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w     [256], strides [1] in weight:model.layers.3
 //   y          [1,1024], strides [1024, 1] in %289#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.3.conv
@@ -32715,13 +32715,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -32866,7 +32866,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %289#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.3
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   y [1,48], strides [48, 1] in %292#0 (written)
 //
 // threads:
@@ -32906,13 +32906,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -33173,7 +33173,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %296#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.3
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   residual [1,256], strides [256, 1] in %287#0
 //   y        [1,256], strides [256, 1] in %297#0 (written)
 //
@@ -33215,13 +33215,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -33330,8 +33330,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %297#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.3
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.3
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.3
 //   y      [1,512], strides [512, 1] in %298#0 (written)
 //
@@ -33400,13 +33400,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -33494,7 +33494,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %298#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.3
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   residual [1,256], strides [256, 1] in %297#0
 //   y        [1,256], strides [256, 1] in %299#0 (written)
 //
@@ -33536,13 +33536,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -33651,9 +33651,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %299#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.4
-//   W1     [256,256] at offset 65792, strides [256, 1] in weight:model.layers.4
-//   W2     [256,256] at offset 131328, strides [256, 1] in weight:model.layers.4
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
+//   W1     [256,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
+//   W2     [256,256] at offset 131328, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w [256], strides [1] in weight:model.layers.4
 //   y      [1,768], strides [768, 1] in %300#0 (written)
 //
@@ -33718,13 +33718,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -33757,13 +33757,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -33796,13 +33796,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[32832u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[32832u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[32832u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[32832u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[32832u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[32832u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[32832u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[32832u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -34165,7 +34165,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,256], strides [256, 1] in %305#0
-//   W        [256,256] at offset 196864, strides [256, 1] in weight:model.layers.4
+//   W        [256,256] at offset 196864, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   residual [1,256], strides [256, 1] in %299#0
 //   y        [1,256], strides [256, 1] in %306#0 (written)
 //
@@ -34207,13 +34207,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[49216u + (min(c0, 255u)) * 64u + (k)];
+          let w0_0 = W[49216u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[49216u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          let w0_1 = W[49216u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[49216u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          let w0_2 = W[49216u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[49216u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          let w0_3 = W[49216u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -34322,8 +34322,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %306#0
-//   W0     [512,256] at offset 262656, strides [256, 1] in weight:model.layers.4
-//   W1     [512,256] at offset 393728, strides [256, 1] in weight:model.layers.4
+//   W0     [512,256] at offset 262656, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
+//   W1     [512,256] at offset 393728, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w [256] at offset 262400, strides [1] in weight:model.layers.4
 //   y      [1,512], strides [512, 1] in %307#0 (written)
 //
@@ -34392,13 +34392,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[65664u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[65664u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[65664u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[65664u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[98432u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[98432u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[98432u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[98432u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -34486,7 +34486,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %307#0
-//   W        [256,512] at offset 524800, strides [512, 1] in weight:model.layers.4
+//   W        [256,512] at offset 524800, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   residual [1,256], strides [256, 1] in %306#0
 //   y        [1,256], strides [256, 1] in %308#0 (written)
 //
@@ -34528,13 +34528,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[131200u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[131200u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[131200u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[131200u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[131200u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[131200u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[131200u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[131200u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -34644,7 +34644,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %308#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.5
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w     [256], strides [1] in weight:model.layers.5
 //   y          [1,1024], strides [1024, 1] in %310#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.5.conv
@@ -34718,13 +34718,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -34869,7 +34869,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %310#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.5
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   y [1,48], strides [48, 1] in %313#0 (written)
 //
 // threads:
@@ -34909,13 +34909,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -35176,7 +35176,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %317#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.5
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   residual [1,256], strides [256, 1] in %308#0
 //   y        [1,256], strides [256, 1] in %318#0 (written)
 //
@@ -35218,13 +35218,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -35333,8 +35333,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %318#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.5
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.5
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.5
 //   y      [1,512], strides [512, 1] in %319#0 (written)
 //
@@ -35403,13 +35403,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -35497,7 +35497,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %319#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.5
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   residual [1,256], strides [256, 1] in %318#0
 //   y        [1,256], strides [256, 1] in %320#0 (written)
 //
@@ -35539,13 +35539,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -35655,7 +35655,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %320#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.6
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w     [256], strides [1] in weight:model.layers.6
 //   y          [1,1024], strides [1024, 1] in %322#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.6.conv
@@ -35729,13 +35729,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -35880,7 +35880,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %322#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.6
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   y [1,48], strides [48, 1] in %325#0 (written)
 //
 // threads:
@@ -35920,13 +35920,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -36187,7 +36187,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %329#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.6
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   residual [1,256], strides [256, 1] in %320#0
 //   y        [1,256], strides [256, 1] in %330#0 (written)
 //
@@ -36229,13 +36229,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -36344,8 +36344,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %330#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.6
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.6
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.6
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.6
 //   y      [1,512], strides [512, 1] in %331#0 (written)
 //
@@ -36414,13 +36414,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -36508,7 +36508,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %331#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.6
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   residual [1,256], strides [256, 1] in %330#0
 //   y        [1,256], strides [256, 1] in %332#0 (written)
 //
@@ -36550,13 +36550,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -36666,7 +36666,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %332#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.7
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w     [256], strides [1] in weight:model.layers.7
 //   y          [1,1024], strides [1024, 1] in %334#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.7.conv
@@ -36740,13 +36740,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -36891,7 +36891,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %334#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.7
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   y [1,48], strides [48, 1] in %337#0 (written)
 //
 // threads:
@@ -36931,13 +36931,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -37198,7 +37198,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %341#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.7
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   residual [1,256], strides [256, 1] in %332#0
 //   y        [1,256], strides [256, 1] in %342#0 (written)
 //
@@ -37240,13 +37240,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -37355,8 +37355,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %342#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.7
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.7
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.7
 //   y      [1,512], strides [512, 1] in %343#0 (written)
 //
@@ -37425,13 +37425,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -37519,7 +37519,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %343#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.7
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   residual [1,256], strides [256, 1] in %342#0
 //   y        [1,256], strides [256, 1] in %344#0 (written)
 //
@@ -37561,13 +37561,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -37677,7 +37677,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %344#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.8
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   norm_w     [256], strides [1] in weight:model.layers.8
 //   y          [1,1024], strides [1024, 1] in %346#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.8.conv
@@ -37751,13 +37751,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -37902,7 +37902,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %346#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.8
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   y [1,48], strides [48, 1] in %349#0 (written)
 //
 // threads:
@@ -37942,13 +37942,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -38209,7 +38209,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %353#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.8
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   residual [1,256], strides [256, 1] in %344#0
 //   y        [1,256], strides [256, 1] in %354#0 (written)
 //
@@ -38251,13 +38251,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -38366,8 +38366,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %354#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.8
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.8
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.8
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.8
 //   y      [1,512], strides [512, 1] in %355#0 (written)
 //
@@ -38436,13 +38436,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -38530,7 +38530,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %355#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.8
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   residual [1,256], strides [256, 1] in %354#0
 //   y        [1,256], strides [256, 1] in %356#0 (written)
 //
@@ -38572,13 +38572,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -38688,7 +38688,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %356#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.9
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   norm_w     [256], strides [1] in weight:model.layers.9
 //   y          [1,1024], strides [1024, 1] in %358#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.9.conv
@@ -38762,13 +38762,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -38913,7 +38913,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %358#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.9
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   y [1,48], strides [48, 1] in %361#0 (written)
 //
 // threads:
@@ -38953,13 +38953,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -39220,7 +39220,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %365#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.9
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   residual [1,256], strides [256, 1] in %356#0
 //   y        [1,256], strides [256, 1] in %366#0 (written)
 //
@@ -39262,13 +39262,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -39377,8 +39377,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %366#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.9
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.9
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.9
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.9
 //   y      [1,512], strides [512, 1] in %367#0 (written)
 //
@@ -39447,13 +39447,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -39541,7 +39541,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %367#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.9
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   residual [1,256], strides [256, 1] in %366#0
 //   y        [1,256], strides [256, 1] in %368#0 (written)
 //
@@ -39583,13 +39583,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -39699,7 +39699,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %368#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.10
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   norm_w     [256], strides [1] in weight:model.layers.10
 //   y          [1,1024], strides [1024, 1] in %370#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.10.conv
@@ -39773,13 +39773,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -39924,7 +39924,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %370#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.10
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   y [1,48], strides [48, 1] in %373#0 (written)
 //
 // threads:
@@ -39964,13 +39964,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -40231,7 +40231,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %377#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.10
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   residual [1,256], strides [256, 1] in %368#0
 //   y        [1,256], strides [256, 1] in %378#0 (written)
 //
@@ -40273,13 +40273,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -40388,8 +40388,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %378#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.10
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.10
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.10
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.10
 //   y      [1,512], strides [512, 1] in %379#0 (written)
 //
@@ -40458,13 +40458,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -40552,7 +40552,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %379#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.10
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.10
 //   residual [1,256], strides [256, 1] in %378#0
 //   y        [1,256], strides [256, 1] in %380#0 (written)
 //
@@ -40594,13 +40594,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -40710,7 +40710,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %380#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.11
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   norm_w     [256], strides [1] in weight:model.layers.11
 //   y          [1,1024], strides [1024, 1] in %382#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.11.conv
@@ -40784,13 +40784,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -40935,7 +40935,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %382#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.11
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   y [1,48], strides [48, 1] in %385#0 (written)
 //
 // threads:
@@ -40975,13 +40975,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -41242,7 +41242,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %389#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.11
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   residual [1,256], strides [256, 1] in %380#0
 //   y        [1,256], strides [256, 1] in %390#0 (written)
 //
@@ -41284,13 +41284,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -41399,8 +41399,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %390#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.11
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.11
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.11
 //   y      [1,512], strides [512, 1] in %391#0 (written)
 //
@@ -41469,13 +41469,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -41563,7 +41563,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %391#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.11
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.11
 //   residual [1,256], strides [256, 1] in %390#0
 //   y        [1,256], strides [256, 1] in %392#0 (written)
 //
@@ -41605,13 +41605,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -41720,9 +41720,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %392#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.12
-//   W1     [256,256] at offset 65792, strides [256, 1] in weight:model.layers.12
-//   W2     [256,256] at offset 131328, strides [256, 1] in weight:model.layers.12
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.12
+//   W1     [256,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.12
+//   W2     [256,256] at offset 131328, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   norm_w [256], strides [1] in weight:model.layers.12
 //   y      [1,768], strides [768, 1] in %393#0 (written)
 //
@@ -41787,13 +41787,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -41826,13 +41826,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -41865,13 +41865,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[32832u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[32832u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[32832u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[32832u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[32832u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[32832u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[32832u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[32832u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -42234,7 +42234,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,256], strides [256, 1] in %398#0
-//   W        [256,256] at offset 196864, strides [256, 1] in weight:model.layers.12
+//   W        [256,256] at offset 196864, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   residual [1,256], strides [256, 1] in %392#0
 //   y        [1,256], strides [256, 1] in %399#0 (written)
 //
@@ -42276,13 +42276,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[49216u + (min(c0, 255u)) * 64u + (k)];
+          let w0_0 = W[49216u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[49216u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          let w0_1 = W[49216u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[49216u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          let w0_2 = W[49216u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[49216u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          let w0_3 = W[49216u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -42391,8 +42391,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %399#0
-//   W0     [512,256] at offset 262656, strides [256, 1] in weight:model.layers.12
-//   W1     [512,256] at offset 393728, strides [256, 1] in weight:model.layers.12
+//   W0     [512,256] at offset 262656, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.12
+//   W1     [512,256] at offset 393728, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   norm_w [256] at offset 262400, strides [1] in weight:model.layers.12
 //   y      [1,512], strides [512, 1] in %400#0 (written)
 //
@@ -42461,13 +42461,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[65664u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[65664u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[65664u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[65664u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[98432u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[98432u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[98432u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[98432u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -42555,7 +42555,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %400#0
-//   W        [256,512] at offset 524800, strides [512, 1] in weight:model.layers.12
+//   W        [256,512] at offset 524800, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   residual [1,256], strides [256, 1] in %399#0
 //   y        [1,256], strides [256, 1] in %401#0 (written)
 //
@@ -42597,13 +42597,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[131200u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[131200u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[131200u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[131200u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[131200u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[131200u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[131200u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[131200u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -42713,7 +42713,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %401#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.13
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   norm_w     [256], strides [1] in weight:model.layers.13
 //   y          [1,1024], strides [1024, 1] in %403#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.13.conv
@@ -42787,13 +42787,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -42938,7 +42938,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %403#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.13
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   y [1,48], strides [48, 1] in %406#0 (written)
 //
 // threads:
@@ -42978,13 +42978,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -43245,7 +43245,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %410#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.13
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   residual [1,256], strides [256, 1] in %401#0
 //   y        [1,256], strides [256, 1] in %411#0 (written)
 //
@@ -43287,13 +43287,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -43402,8 +43402,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %411#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.13
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.13
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.13
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.13
 //   y      [1,512], strides [512, 1] in %412#0 (written)
 //
@@ -43472,13 +43472,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -43566,7 +43566,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %412#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.13
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.13
 //   residual [1,256], strides [256, 1] in %411#0
 //   y        [1,256], strides [256, 1] in %413#0 (written)
 //
@@ -43608,13 +43608,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -43724,7 +43724,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %413#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.14
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   norm_w     [256], strides [1] in weight:model.layers.14
 //   y          [1,1024], strides [1024, 1] in %415#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.14.conv
@@ -43798,13 +43798,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -43949,7 +43949,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %415#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.14
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   y [1,48], strides [48, 1] in %418#0 (written)
 //
 // threads:
@@ -43989,13 +43989,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -44256,7 +44256,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %422#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.14
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   residual [1,256], strides [256, 1] in %413#0
 //   y        [1,256], strides [256, 1] in %423#0 (written)
 //
@@ -44298,13 +44298,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -44413,8 +44413,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %423#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.14
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.14
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.14
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.14
 //   y      [1,512], strides [512, 1] in %424#0 (written)
 //
@@ -44483,13 +44483,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -44577,7 +44577,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %424#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.14
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.14
 //   residual [1,256], strides [256, 1] in %423#0
 //   y        [1,256], strides [256, 1] in %425#0 (written)
 //
@@ -44619,13 +44619,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -44735,7 +44735,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %425#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.15
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   norm_w     [256], strides [1] in weight:model.layers.15
 //   y          [1,1024], strides [1024, 1] in %427#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.15.conv
@@ -44809,13 +44809,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -44960,7 +44960,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %427#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.15
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   y [1,48], strides [48, 1] in %430#0 (written)
 //
 // threads:
@@ -45000,13 +45000,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -45267,7 +45267,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %434#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.15
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   residual [1,256], strides [256, 1] in %425#0
 //   y        [1,256], strides [256, 1] in %435#0 (written)
 //
@@ -45309,13 +45309,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -45424,8 +45424,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %435#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.15
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.15
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.15
 //   y      [1,512], strides [512, 1] in %436#0 (written)
 //
@@ -45494,13 +45494,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -45588,7 +45588,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %436#0
-//   W        [256,512] at offset 700416, strides [512, 1] in weight:model.layers.15
+//   W        [256,512] at offset 700416, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.15
 //   residual [1,256], strides [256, 1] in %435#0
 //   y        [1,256], strides [256, 1] in %437#0 (written)
 //
@@ -45630,13 +45630,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[175104u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[175104u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[175104u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[175104u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[175104u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[175104u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[175104u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[175104u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -45742,7 +45742,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %437#0
-//   W      [256,256], strides [256, 1] in weight:lm_head.weight
+//   W      [256,256], strides [256, 1], rows in quads of 16-byte units in weight:lm_head.weight
 //   norm_w [256], strides [1] in weight:model.final_layernorm.weight
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
@@ -45808,13 +45808,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W[(min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W[((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W[((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W[((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W[((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

@@ -71,7 +71,7 @@ export type Weights = ShapedWeights<WeightShapes>;
 /** The compiled model kjv_byte: its kernels in dispatch order with their WGSL, buffers, weights and their layout, the limits it needs. */
 export const artifact = {
   format: "hybridc-artifact",
-  version: 2,
+  version: 3,
   hybridc: "0.1.0",
   source: "kjv-byte.hyb",
   model: "kjv_byte",
@@ -268,7 +268,7 @@ export const artifact = {
       key: "weight:model.embed_tokens.weight",
       dtype: "f32",
       elements: 49152,
-      tensors: [{ name: "model.embed_tokens.weight", offset: 0, shape: [256, 192] }],
+      tensors: [{ name: "model.embed_tokens.weight", offset: 0, shape: [256, 192], quads: true }],
     },
     {
       key: "weight:model.layers.0",
@@ -276,14 +276,14 @@ export const artifact = {
       elements: 251392,
       tensors: [
         { name: "model.layers.0.input_layernorm.weight", offset: 0, shape: [192] },
-        { name: "model.layers.0.mamba.in_proj.weight", offset: 192, shape: [908, 192] },
+        { name: "model.layers.0.mamba.in_proj.weight", offset: 192, shape: [908, 192], quads: true },
         { name: "model.layers.0.mamba.conv1d.weight", offset: 174528, shape: [512, 1, 4] },
         { name: "model.layers.0.mamba.conv1d.bias", offset: 176576, shape: [512] },
         { name: "model.layers.0.mamba.dt_bias", offset: 177088, shape: [12] },
         { name: "model.layers.0.mamba.A_log", offset: 177152, shape: [12] },
         { name: "model.layers.0.mamba.D", offset: 177216, shape: [12] },
         { name: "model.layers.0.mamba.norm.weight", offset: 177280, shape: [384] },
-        { name: "model.layers.0.mamba.out_proj.weight", offset: 177664, shape: [192, 384] },
+        { name: "model.layers.0.mamba.out_proj.weight", offset: 177664, shape: [192, 384], quads: true },
       ],
     },
     {
@@ -292,14 +292,14 @@ export const artifact = {
       elements: 251392,
       tensors: [
         { name: "model.layers.1.input_layernorm.weight", offset: 0, shape: [192] },
-        { name: "model.layers.1.mamba.in_proj.weight", offset: 192, shape: [908, 192] },
+        { name: "model.layers.1.mamba.in_proj.weight", offset: 192, shape: [908, 192], quads: true },
         { name: "model.layers.1.mamba.conv1d.weight", offset: 174528, shape: [512, 1, 4] },
         { name: "model.layers.1.mamba.conv1d.bias", offset: 176576, shape: [512] },
         { name: "model.layers.1.mamba.dt_bias", offset: 177088, shape: [12] },
         { name: "model.layers.1.mamba.A_log", offset: 177152, shape: [12] },
         { name: "model.layers.1.mamba.D", offset: 177216, shape: [12] },
         { name: "model.layers.1.mamba.norm.weight", offset: 177280, shape: [384] },
-        { name: "model.layers.1.mamba.out_proj.weight", offset: 177664, shape: [192, 384] },
+        { name: "model.layers.1.mamba.out_proj.weight", offset: 177664, shape: [192, 384], quads: true },
       ],
     },
     {
@@ -308,10 +308,10 @@ export const artifact = {
       elements: 147648,
       tensors: [
         { name: "model.layers.2.input_layernorm.weight", offset: 0, shape: [192] },
-        { name: "model.layers.2.self_attn.q_proj.weight", offset: 192, shape: [192, 192] },
-        { name: "model.layers.2.self_attn.k_proj.weight", offset: 37056, shape: [192, 192] },
-        { name: "model.layers.2.self_attn.v_proj.weight", offset: 73920, shape: [192, 192] },
-        { name: "model.layers.2.self_attn.o_proj.weight", offset: 110784, shape: [192, 192] },
+        { name: "model.layers.2.self_attn.q_proj.weight", offset: 192, shape: [192, 192], quads: true },
+        { name: "model.layers.2.self_attn.k_proj.weight", offset: 37056, shape: [192, 192], quads: true },
+        { name: "model.layers.2.self_attn.v_proj.weight", offset: 73920, shape: [192, 192], quads: true },
+        { name: "model.layers.2.self_attn.o_proj.weight", offset: 110784, shape: [192, 192], quads: true },
       ],
     },
     {
@@ -320,14 +320,14 @@ export const artifact = {
       elements: 251392,
       tensors: [
         { name: "model.layers.3.input_layernorm.weight", offset: 0, shape: [192] },
-        { name: "model.layers.3.mamba.in_proj.weight", offset: 192, shape: [908, 192] },
+        { name: "model.layers.3.mamba.in_proj.weight", offset: 192, shape: [908, 192], quads: true },
         { name: "model.layers.3.mamba.conv1d.weight", offset: 174528, shape: [512, 1, 4] },
         { name: "model.layers.3.mamba.conv1d.bias", offset: 176576, shape: [512] },
         { name: "model.layers.3.mamba.dt_bias", offset: 177088, shape: [12] },
         { name: "model.layers.3.mamba.A_log", offset: 177152, shape: [12] },
         { name: "model.layers.3.mamba.D", offset: 177216, shape: [12] },
         { name: "model.layers.3.mamba.norm.weight", offset: 177280, shape: [384] },
-        { name: "model.layers.3.mamba.out_proj.weight", offset: 177664, shape: [192, 384] },
+        { name: "model.layers.3.mamba.out_proj.weight", offset: 177664, shape: [192, 384], quads: true },
       ],
     },
     {
@@ -336,14 +336,14 @@ export const artifact = {
       elements: 251392,
       tensors: [
         { name: "model.layers.4.input_layernorm.weight", offset: 0, shape: [192] },
-        { name: "model.layers.4.mamba.in_proj.weight", offset: 192, shape: [908, 192] },
+        { name: "model.layers.4.mamba.in_proj.weight", offset: 192, shape: [908, 192], quads: true },
         { name: "model.layers.4.mamba.conv1d.weight", offset: 174528, shape: [512, 1, 4] },
         { name: "model.layers.4.mamba.conv1d.bias", offset: 176576, shape: [512] },
         { name: "model.layers.4.mamba.dt_bias", offset: 177088, shape: [12] },
         { name: "model.layers.4.mamba.A_log", offset: 177152, shape: [12] },
         { name: "model.layers.4.mamba.D", offset: 177216, shape: [12] },
         { name: "model.layers.4.mamba.norm.weight", offset: 177280, shape: [384] },
-        { name: "model.layers.4.mamba.out_proj.weight", offset: 177664, shape: [192, 384] },
+        { name: "model.layers.4.mamba.out_proj.weight", offset: 177664, shape: [192, 384], quads: true },
       ],
     },
     {
@@ -352,14 +352,14 @@ export const artifact = {
       elements: 251392,
       tensors: [
         { name: "model.layers.5.input_layernorm.weight", offset: 0, shape: [192] },
-        { name: "model.layers.5.mamba.in_proj.weight", offset: 192, shape: [908, 192] },
+        { name: "model.layers.5.mamba.in_proj.weight", offset: 192, shape: [908, 192], quads: true },
         { name: "model.layers.5.mamba.conv1d.weight", offset: 174528, shape: [512, 1, 4] },
         { name: "model.layers.5.mamba.conv1d.bias", offset: 176576, shape: [512] },
         { name: "model.layers.5.mamba.dt_bias", offset: 177088, shape: [12] },
         { name: "model.layers.5.mamba.A_log", offset: 177152, shape: [12] },
         { name: "model.layers.5.mamba.D", offset: 177216, shape: [12] },
         { name: "model.layers.5.mamba.norm.weight", offset: 177280, shape: [384] },
-        { name: "model.layers.5.mamba.out_proj.weight", offset: 177664, shape: [192, 384] },
+        { name: "model.layers.5.mamba.out_proj.weight", offset: 177664, shape: [192, 384], quads: true },
       ],
     },
     {
@@ -386,7 +386,7 @@ export const artifact = {
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [L], strides [1] in input:tokens
-//   table [256,192], strides [192, 1] in weight:model.embed_tokens.weight
+//   table [256,192], strides [192, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   y     [L,192], strides [192, 1] in %66#0 (written)
 //
 // threads:
@@ -413,7 +413,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ir = ir / 48u;
   let i0 = ir;
   let row = min(u32(ids[(i0)]), 255u);
-  y[(i0) * 48u + (i1)] = table[(row) * 48u + (i1)];
+  y[(i0) * 48u + (i1)] = table[((row) / 4u * 48u + (i1)) * 4u + (row) % 4u];
 }
 `,
         entryPoint: "main",
@@ -476,7 +476,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,192], strides [192, 1] in %66#0
-//   W      [908,192] at offset 192, strides [192, 1] in weight:model.layers.0
+//   W      [908,192] at offset 192, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w [192], strides [1] in weight:model.layers.0
 //   y      [L,908], strides [908, 1] in %67#0 (written)
 //
@@ -590,22 +590,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+      let w0_0 = W_norm_w[48u + ((min(c0, 904u)) / 4u * 48u + (k)) * 4u + (min(c0, 904u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      let w0_1 = W_norm_w[48u + ((min(c0, 904u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      let w0_2 = W_norm_w[48u + ((min(c0, 904u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      let w0_3 = W_norm_w[48u + ((min(c0, 904u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -1375,7 +1375,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,384], strides [384, 1] in %80#0
-//   W        [192,384] at offset 177664, strides [384, 1] in weight:model.layers.0
+//   W        [192,384] at offset 177664, strides [384, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w   [384] at offset 177280, strides [1] in weight:model.layers.0
 //   residual [L,192], strides [192, 1] in %66#0
 //   y        [L,192], strides [192, 1] in %82#0 (written)
@@ -1491,22 +1491,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 96u + (k)] * W_norm_w[44320u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 96u + (k)] * W_norm_w[44320u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 96u + (k)] * W_norm_w[44320u + (k)];
-      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+      let w0_0 = W_norm_w[44416u + ((min(c0, 188u)) / 4u * 96u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+      let w0_1 = W_norm_w[44416u + ((min(c0, 188u) + 1u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+      let w0_2 = W_norm_w[44416u + ((min(c0, 188u) + 2u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+      let w0_3 = W_norm_w[44416u + ((min(c0, 188u) + 3u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -1679,7 +1679,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,192], strides [192, 1] in %82#0
-//   W      [908,192] at offset 192, strides [192, 1] in weight:model.layers.1
+//   W      [908,192] at offset 192, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w [192], strides [1] in weight:model.layers.1
 //   y      [L,908], strides [908, 1] in %83#0 (written)
 //
@@ -1793,22 +1793,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+      let w0_0 = W_norm_w[48u + ((min(c0, 904u)) / 4u * 48u + (k)) * 4u + (min(c0, 904u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      let w0_1 = W_norm_w[48u + ((min(c0, 904u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      let w0_2 = W_norm_w[48u + ((min(c0, 904u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      let w0_3 = W_norm_w[48u + ((min(c0, 904u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -2578,7 +2578,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,384], strides [384, 1] in %96#0
-//   W        [192,384] at offset 177664, strides [384, 1] in weight:model.layers.1
+//   W        [192,384] at offset 177664, strides [384, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w   [384] at offset 177280, strides [1] in weight:model.layers.1
 //   residual [L,192], strides [192, 1] in %82#0
 //   y        [L,192], strides [192, 1] in %98#0 (written)
@@ -2694,22 +2694,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 96u + (k)] * W_norm_w[44320u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 96u + (k)] * W_norm_w[44320u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 96u + (k)] * W_norm_w[44320u + (k)];
-      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+      let w0_0 = W_norm_w[44416u + ((min(c0, 188u)) / 4u * 96u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+      let w0_1 = W_norm_w[44416u + ((min(c0, 188u) + 1u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+      let w0_2 = W_norm_w[44416u + ((min(c0, 188u) + 2u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+      let w0_3 = W_norm_w[44416u + ((min(c0, 188u) + 3u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -2882,9 +2882,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,192], strides [192, 1] in %98#0
-//   W0     [192,192] at offset 192, strides [192, 1] in weight:model.layers.2
-//   W1     [192,192] at offset 37056, strides [192, 1] in weight:model.layers.2
-//   W2     [192,192] at offset 73920, strides [192, 1] in weight:model.layers.2
+//   W0     [192,192] at offset 192, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.2
+//   W1     [192,192] at offset 37056, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.2
+//   W2     [192,192] at offset 73920, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w [192], strides [1] in weight:model.layers.2
 //   y      [L,576], strides [576, 1] in %99#0 (written)
 //
@@ -2998,22 +2998,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 48u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 48u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 48u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[48u + (min(c0, 191u)) * 48u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[48u + ((min(c0, 188u)) / 4u * 48u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[48u + (min(c0 + 1u, 191u)) * 48u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[48u + ((min(c0, 188u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[48u + (min(c0 + 2u, 191u)) * 48u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[48u + ((min(c0, 188u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[48u + (min(c0 + 3u, 191u)) * 48u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[48u + ((min(c0, 188u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3124,22 +3124,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 48u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 48u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 48u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[9264u + (min(c0, 191u)) * 48u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[9264u + ((min(c0, 188u)) / 4u * 48u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[9264u + (min(c0 + 1u, 191u)) * 48u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[9264u + ((min(c0, 188u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[9264u + (min(c0 + 2u, 191u)) * 48u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[9264u + ((min(c0, 188u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[9264u + (min(c0 + 3u, 191u)) * 48u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[9264u + ((min(c0, 188u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3250,22 +3250,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 48u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 48u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 48u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[18480u + (min(c0, 191u)) * 48u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[18480u + ((min(c0, 188u)) / 4u * 48u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[18480u + (min(c0 + 1u, 191u)) * 48u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[18480u + ((min(c0, 188u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[18480u + (min(c0 + 2u, 191u)) * 48u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[18480u + ((min(c0, 188u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[18480u + (min(c0 + 3u, 191u)) * 48u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[18480u + ((min(c0, 188u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3648,7 +3648,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,192], strides [192, 1] in %103#0
-//   W        [192,192] at offset 110784, strides [192, 1] in weight:model.layers.2
+//   W        [192,192] at offset 110784, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   residual [L,192], strides [192, 1] in %98#0
 //   y        [L,192], strides [192, 1] in %104#0 (written)
 //
@@ -3702,22 +3702,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 48u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 48u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 48u + (k)];
-      let w0_0 = W[27696u + (min(c0, 191u)) * 48u + (k)];
+      let w0_0 = W[27696u + ((min(c0, 188u)) / 4u * 48u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[27696u + (min(c0 + 1u, 191u)) * 48u + (k)];
+      let w0_1 = W[27696u + ((min(c0, 188u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[27696u + (min(c0 + 2u, 191u)) * 48u + (k)];
+      let w0_2 = W[27696u + ((min(c0, 188u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[27696u + (min(c0 + 3u, 191u)) * 48u + (k)];
+      let w0_3 = W[27696u + ((min(c0, 188u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3890,7 +3890,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,192], strides [192, 1] in %104#0
-//   W      [908,192] at offset 192, strides [192, 1] in weight:model.layers.3
+//   W      [908,192] at offset 192, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w [192], strides [1] in weight:model.layers.3
 //   y      [L,908], strides [908, 1] in %105#0 (written)
 //
@@ -4004,22 +4004,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+      let w0_0 = W_norm_w[48u + ((min(c0, 904u)) / 4u * 48u + (k)) * 4u + (min(c0, 904u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      let w0_1 = W_norm_w[48u + ((min(c0, 904u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      let w0_2 = W_norm_w[48u + ((min(c0, 904u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      let w0_3 = W_norm_w[48u + ((min(c0, 904u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -4789,7 +4789,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,384], strides [384, 1] in %118#0
-//   W        [192,384] at offset 177664, strides [384, 1] in weight:model.layers.3
+//   W        [192,384] at offset 177664, strides [384, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w   [384] at offset 177280, strides [1] in weight:model.layers.3
 //   residual [L,192], strides [192, 1] in %104#0
 //   y        [L,192], strides [192, 1] in %120#0 (written)
@@ -4905,22 +4905,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 96u + (k)] * W_norm_w[44320u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 96u + (k)] * W_norm_w[44320u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 96u + (k)] * W_norm_w[44320u + (k)];
-      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+      let w0_0 = W_norm_w[44416u + ((min(c0, 188u)) / 4u * 96u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+      let w0_1 = W_norm_w[44416u + ((min(c0, 188u) + 1u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+      let w0_2 = W_norm_w[44416u + ((min(c0, 188u) + 2u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+      let w0_3 = W_norm_w[44416u + ((min(c0, 188u) + 3u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5093,7 +5093,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,192], strides [192, 1] in %120#0
-//   W      [908,192] at offset 192, strides [192, 1] in weight:model.layers.4
+//   W      [908,192] at offset 192, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w [192], strides [1] in weight:model.layers.4
 //   y      [L,908], strides [908, 1] in %121#0 (written)
 //
@@ -5207,22 +5207,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+      let w0_0 = W_norm_w[48u + ((min(c0, 904u)) / 4u * 48u + (k)) * 4u + (min(c0, 904u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      let w0_1 = W_norm_w[48u + ((min(c0, 904u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      let w0_2 = W_norm_w[48u + ((min(c0, 904u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      let w0_3 = W_norm_w[48u + ((min(c0, 904u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5992,7 +5992,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,384], strides [384, 1] in %134#0
-//   W        [192,384] at offset 177664, strides [384, 1] in weight:model.layers.4
+//   W        [192,384] at offset 177664, strides [384, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w   [384] at offset 177280, strides [1] in weight:model.layers.4
 //   residual [L,192], strides [192, 1] in %120#0
 //   y        [L,192], strides [192, 1] in %136#0 (written)
@@ -6108,22 +6108,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 96u + (k)] * W_norm_w[44320u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 96u + (k)] * W_norm_w[44320u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 96u + (k)] * W_norm_w[44320u + (k)];
-      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+      let w0_0 = W_norm_w[44416u + ((min(c0, 188u)) / 4u * 96u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+      let w0_1 = W_norm_w[44416u + ((min(c0, 188u) + 1u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+      let w0_2 = W_norm_w[44416u + ((min(c0, 188u) + 2u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+      let w0_3 = W_norm_w[44416u + ((min(c0, 188u) + 3u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6296,7 +6296,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,192], strides [192, 1] in %136#0
-//   W      [908,192] at offset 192, strides [192, 1] in weight:model.layers.5
+//   W      [908,192] at offset 192, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w [192], strides [1] in weight:model.layers.5
 //   y      [L,908], strides [908, 1] in %137#0 (written)
 //
@@ -6410,22 +6410,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 48u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[48u + (min(c0, 907u)) * 48u + (k)];
+      let w0_0 = W_norm_w[48u + ((min(c0, 904u)) / 4u * 48u + (k)) * 4u + (min(c0, 904u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      let w0_1 = W_norm_w[48u + ((min(c0, 904u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      let w0_2 = W_norm_w[48u + ((min(c0, 904u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      let w0_3 = W_norm_w[48u + ((min(c0, 904u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -7195,7 +7195,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,384], strides [384, 1] in %150#0
-//   W        [192,384] at offset 177664, strides [384, 1] in weight:model.layers.5
+//   W        [192,384] at offset 177664, strides [384, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w   [384] at offset 177280, strides [1] in weight:model.layers.5
 //   residual [L,192], strides [192, 1] in %136#0
 //   y        [L,192], strides [192, 1] in %152#0 (written)
@@ -7311,22 +7311,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 96u + (k)] * W_norm_w[44320u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 96u + (k)] * W_norm_w[44320u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 96u + (k)] * W_norm_w[44320u + (k)];
-      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+      let w0_0 = W_norm_w[44416u + ((min(c0, 188u)) / 4u * 96u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+      let w0_1 = W_norm_w[44416u + ((min(c0, 188u) + 1u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+      let w0_2 = W_norm_w[44416u + ((min(c0, 188u) + 2u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+      let w0_3 = W_norm_w[44416u + ((min(c0, 188u) + 3u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -7496,7 +7496,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,192], strides [192, 1] in %152#0
-//   W      [256,192], strides [192, 1] in weight:model.embed_tokens.weight
+//   W      [256,192], strides [192, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   norm_w [192], strides [1] in weight:model.final_layernorm.weight
 //   y      [L,256], strides [256, 1] in output:logits (written)
 //
@@ -7611,22 +7611,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 48u + (k)] * norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 48u + (k)] * norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 48u + (k)] * norm_w[(k)];
-      let w0_0 = W[(min(c0, 255u)) * 48u + (k)];
+      let w0_0 = W[((min(c0, 252u)) / 4u * 48u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 48u + (k)];
+      let w0_1 = W[((min(c0, 252u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 48u + (k)];
+      let w0_2 = W[((min(c0, 252u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 48u + (k)];
+      let w0_3 = W[((min(c0, 252u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8025,7 +8025,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [1], strides [1] in input:tokens
-//   table [256,192], strides [192, 1] in weight:model.embed_tokens.weight
+//   table [256,192], strides [192, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   y     [1,192], strides [192, 1] in %66#0 (written)
 //
 // threads:
@@ -8045,7 +8045,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let ir = f;
   let i1 = ir;
   let row = min(u32(ids[0u]), 255u);
-  y[(i1)] = table[(row) * 48u + (i1)];
+  y[(i1)] = table[((row) / 4u * 48u + (i1)) * 4u + (row) % 4u];
 }
 `,
         entryPoint: "main",
@@ -8108,7 +8108,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,192], strides [192, 1] in %66#0
-//   W          [908,192] at offset 192, strides [192, 1] in weight:model.layers.0
+//   W          [908,192] at offset 192, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w     [192], strides [1] in weight:model.layers.0
 //   y          [1,908], strides [908, 1] in %68#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.0.conv
@@ -8182,13 +8182,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[48u + (min(c0, 907u)) * 48u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u)) / 4u * 48u + (k)) * 4u + (min(c0, 904u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -8592,7 +8592,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,384], strides [384, 1] in %79#0
-//   W        [192,384] at offset 177664, strides [384, 1] in weight:model.layers.0
+//   W        [192,384] at offset 177664, strides [384, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w   [384] at offset 177280, strides [1] in weight:model.layers.0
 //   residual [1,192], strides [192, 1] in %66#0
 //   y        [1,192], strides [192, 1] in %81#0 (written)
@@ -8659,13 +8659,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 96u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+      let w0_0 = W_norm_w[44416u + ((min(c0, 188u)) / 4u * 96u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+      let w0_1 = W_norm_w[44416u + ((min(c0, 188u) + 1u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+      let w0_2 = W_norm_w[44416u + ((min(c0, 188u) + 2u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+      let w0_3 = W_norm_w[44416u + ((min(c0, 188u) + 3u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -8775,7 +8775,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,192], strides [192, 1] in %81#0
-//   W          [908,192] at offset 192, strides [192, 1] in weight:model.layers.1
+//   W          [908,192] at offset 192, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w     [192], strides [1] in weight:model.layers.1
 //   y          [1,908], strides [908, 1] in %83#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.1.conv
@@ -8849,13 +8849,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[48u + (min(c0, 907u)) * 48u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u)) / 4u * 48u + (k)) * 4u + (min(c0, 904u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -9259,7 +9259,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,384], strides [384, 1] in %94#0
-//   W        [192,384] at offset 177664, strides [384, 1] in weight:model.layers.1
+//   W        [192,384] at offset 177664, strides [384, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w   [384] at offset 177280, strides [1] in weight:model.layers.1
 //   residual [1,192], strides [192, 1] in %81#0
 //   y        [1,192], strides [192, 1] in %96#0 (written)
@@ -9326,13 +9326,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 96u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+      let w0_0 = W_norm_w[44416u + ((min(c0, 188u)) / 4u * 96u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+      let w0_1 = W_norm_w[44416u + ((min(c0, 188u) + 1u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+      let w0_2 = W_norm_w[44416u + ((min(c0, 188u) + 2u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+      let w0_3 = W_norm_w[44416u + ((min(c0, 188u) + 3u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -9441,9 +9441,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,192], strides [192, 1] in %96#0
-//   W0     [192,192] at offset 192, strides [192, 1] in weight:model.layers.2
-//   W1     [192,192] at offset 37056, strides [192, 1] in weight:model.layers.2
-//   W2     [192,192] at offset 73920, strides [192, 1] in weight:model.layers.2
+//   W0     [192,192] at offset 192, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.2
+//   W1     [192,192] at offset 37056, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.2
+//   W2     [192,192] at offset 73920, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w [192], strides [1] in weight:model.layers.2
 //   y      [1,576], strides [576, 1] in %97#0 (written)
 //
@@ -9508,13 +9508,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[48u + (min(c0, 191u)) * 48u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[48u + ((min(c0, 188u)) / 4u * 48u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[48u + (min(c0 + 1u, 191u)) * 48u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[48u + ((min(c0, 188u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[48u + (min(c0 + 2u, 191u)) * 48u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[48u + ((min(c0, 188u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[48u + (min(c0 + 3u, 191u)) * 48u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[48u + ((min(c0, 188u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -9547,13 +9547,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[9264u + (min(c0, 191u)) * 48u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[9264u + ((min(c0, 188u)) / 4u * 48u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[9264u + (min(c0 + 1u, 191u)) * 48u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[9264u + ((min(c0, 188u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[9264u + (min(c0 + 2u, 191u)) * 48u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[9264u + ((min(c0, 188u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[9264u + (min(c0 + 3u, 191u)) * 48u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[9264u + ((min(c0, 188u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -9586,13 +9586,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[18480u + (min(c0, 191u)) * 48u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[18480u + ((min(c0, 188u)) / 4u * 48u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[18480u + (min(c0 + 1u, 191u)) * 48u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[18480u + ((min(c0, 188u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[18480u + (min(c0 + 2u, 191u)) * 48u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[18480u + ((min(c0, 188u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[18480u + (min(c0 + 3u, 191u)) * 48u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[18480u + ((min(c0, 188u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -9983,7 +9983,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,192], strides [192, 1] in %102#0
-//   W        [192,192] at offset 110784, strides [192, 1] in weight:model.layers.2
+//   W        [192,192] at offset 110784, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   residual [1,192], strides [192, 1] in %96#0
 //   y        [1,192], strides [192, 1] in %103#0 (written)
 //
@@ -10025,13 +10025,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 48u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[27696u + (min(c0, 191u)) * 48u + (k)];
+          let w0_0 = W[27696u + ((min(c0, 188u)) / 4u * 48u + (k)) * 4u + (min(c0, 188u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[27696u + (min(c0 + 1u, 191u)) * 48u + (k)];
+          let w0_1 = W[27696u + ((min(c0, 188u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[27696u + (min(c0 + 2u, 191u)) * 48u + (k)];
+          let w0_2 = W[27696u + ((min(c0, 188u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[27696u + (min(c0 + 3u, 191u)) * 48u + (k)];
+          let w0_3 = W[27696u + ((min(c0, 188u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -10141,7 +10141,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,192], strides [192, 1] in %103#0
-//   W          [908,192] at offset 192, strides [192, 1] in weight:model.layers.3
+//   W          [908,192] at offset 192, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w     [192], strides [1] in weight:model.layers.3
 //   y          [1,908], strides [908, 1] in %105#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.3.conv
@@ -10215,13 +10215,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[48u + (min(c0, 907u)) * 48u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u)) / 4u * 48u + (k)) * 4u + (min(c0, 904u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -10625,7 +10625,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,384], strides [384, 1] in %116#0
-//   W        [192,384] at offset 177664, strides [384, 1] in weight:model.layers.3
+//   W        [192,384] at offset 177664, strides [384, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w   [384] at offset 177280, strides [1] in weight:model.layers.3
 //   residual [1,192], strides [192, 1] in %103#0
 //   y        [1,192], strides [192, 1] in %118#0 (written)
@@ -10692,13 +10692,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 96u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+      let w0_0 = W_norm_w[44416u + ((min(c0, 188u)) / 4u * 96u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+      let w0_1 = W_norm_w[44416u + ((min(c0, 188u) + 1u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+      let w0_2 = W_norm_w[44416u + ((min(c0, 188u) + 2u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+      let w0_3 = W_norm_w[44416u + ((min(c0, 188u) + 3u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -10808,7 +10808,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,192], strides [192, 1] in %118#0
-//   W          [908,192] at offset 192, strides [192, 1] in weight:model.layers.4
+//   W          [908,192] at offset 192, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w     [192], strides [1] in weight:model.layers.4
 //   y          [1,908], strides [908, 1] in %120#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.4.conv
@@ -10882,13 +10882,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[48u + (min(c0, 907u)) * 48u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u)) / 4u * 48u + (k)) * 4u + (min(c0, 904u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -11292,7 +11292,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,384], strides [384, 1] in %131#0
-//   W        [192,384] at offset 177664, strides [384, 1] in weight:model.layers.4
+//   W        [192,384] at offset 177664, strides [384, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w   [384] at offset 177280, strides [1] in weight:model.layers.4
 //   residual [1,192], strides [192, 1] in %118#0
 //   y        [1,192], strides [192, 1] in %133#0 (written)
@@ -11359,13 +11359,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 96u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+      let w0_0 = W_norm_w[44416u + ((min(c0, 188u)) / 4u * 96u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+      let w0_1 = W_norm_w[44416u + ((min(c0, 188u) + 1u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+      let w0_2 = W_norm_w[44416u + ((min(c0, 188u) + 2u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+      let w0_3 = W_norm_w[44416u + ((min(c0, 188u) + 3u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -11475,7 +11475,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,192], strides [192, 1] in %133#0
-//   W          [908,192] at offset 192, strides [192, 1] in weight:model.layers.5
+//   W          [908,192] at offset 192, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w     [192], strides [1] in weight:model.layers.5
 //   y          [1,908], strides [908, 1] in %135#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.5.conv
@@ -11549,13 +11549,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[48u + (min(c0, 907u)) * 48u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u)) / 4u * 48u + (k)) * 4u + (min(c0, 904u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -11959,7 +11959,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,384], strides [384, 1] in %146#0
-//   W        [192,384] at offset 177664, strides [384, 1] in weight:model.layers.5
+//   W        [192,384] at offset 177664, strides [384, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w   [384] at offset 177280, strides [1] in weight:model.layers.5
 //   residual [1,192], strides [192, 1] in %133#0
 //   y        [1,192], strides [192, 1] in %148#0 (written)
@@ -12026,13 +12026,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 96u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+      let w0_0 = W_norm_w[44416u + ((min(c0, 188u)) / 4u * 96u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+      let w0_1 = W_norm_w[44416u + ((min(c0, 188u) + 1u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+      let w0_2 = W_norm_w[44416u + ((min(c0, 188u) + 2u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+      let w0_3 = W_norm_w[44416u + ((min(c0, 188u) + 3u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -12138,7 +12138,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,192], strides [192, 1] in %148#0
-//   W      [256,192], strides [192, 1] in weight:model.embed_tokens.weight
+//   W      [256,192], strides [192, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   norm_w [192], strides [1] in weight:model.final_layernorm.weight
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
@@ -12204,13 +12204,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W[(min(c0, 255u)) * 48u + (k)];
+      let w0_0 = W[((min(c0, 252u)) / 4u * 48u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 48u + (k)];
+      let w0_1 = W[((min(c0, 252u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 48u + (k)];
+      let w0_2 = W[((min(c0, 252u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 48u + (k)];
+      let w0_3 = W[((min(c0, 252u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

@@ -261,7 +261,7 @@ export type Weights = ShapedWeights<WeightShapes>;
 /** The compiled model mamba_130m: its kernels in dispatch order with their WGSL, buffers, weights and their layout, the limits it needs. */
 export const artifact = {
   format: "hybridc-artifact",
-  version: 2,
+  version: 3,
   hybridc: "0.1.0",
   source: "mamba-130m.hyb",
   model: "mamba_130m",
@@ -1318,7 +1318,7 @@ export const artifact = {
       key: "weight:backbone.embeddings.weight",
       dtype: "f32",
       elements: 196608,
-      tensors: [{ name: "backbone.embeddings.weight", offset: 0, shape: [256, 768] }],
+      tensors: [{ name: "backbone.embeddings.weight", offset: 0, shape: [256, 768], quads: true }],
     },
     {
       key: "weight:backbone.layers.0",
@@ -1326,15 +1326,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.0.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.0.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.0.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.0.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.0.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.0.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.0.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.0.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.0.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.0.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.0.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.0.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.0.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1343,15 +1343,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.1.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.1.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.1.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.1.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.1.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.1.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.1.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.1.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.1.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.1.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.1.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.1.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.1.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1360,15 +1360,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.2.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.2.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.2.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.2.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.2.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.2.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.2.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.2.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.2.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.2.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.2.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.2.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.2.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1377,15 +1377,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.3.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.3.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.3.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.3.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.3.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.3.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.3.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.3.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.3.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.3.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.3.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.3.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.3.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1394,15 +1394,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.4.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.4.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.4.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.4.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.4.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.4.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.4.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.4.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.4.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.4.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.4.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.4.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.4.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1411,15 +1411,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.5.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.5.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.5.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.5.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.5.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.5.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.5.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.5.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.5.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.5.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.5.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.5.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.5.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1428,15 +1428,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.6.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.6.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.6.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.6.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.6.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.6.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.6.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.6.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.6.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.6.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.6.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.6.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.6.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1445,15 +1445,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.7.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.7.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.7.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.7.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.7.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.7.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.7.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.7.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.7.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.7.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.7.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.7.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.7.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1462,15 +1462,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.8.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.8.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.8.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.8.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.8.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.8.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.8.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.8.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.8.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.8.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.8.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.8.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.8.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1479,15 +1479,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.9.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.9.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.9.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.9.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.9.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.9.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.9.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.9.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.9.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.9.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.9.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.9.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.9.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1496,15 +1496,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.10.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.10.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.10.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.10.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.10.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.10.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.10.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.10.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.10.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.10.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.10.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.10.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.10.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1513,15 +1513,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.11.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.11.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.11.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.11.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.11.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.11.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.11.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.11.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.11.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.11.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.11.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.11.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.11.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1530,15 +1530,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.12.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.12.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.12.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.12.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.12.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.12.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.12.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.12.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.12.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.12.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.12.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.12.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.12.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1547,15 +1547,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.13.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.13.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.13.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.13.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.13.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.13.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.13.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.13.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.13.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.13.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.13.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.13.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.13.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1564,15 +1564,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.14.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.14.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.14.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.14.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.14.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.14.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.14.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.14.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.14.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.14.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.14.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.14.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.14.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1581,15 +1581,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.15.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.15.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.15.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.15.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.15.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.15.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.15.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.15.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.15.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.15.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.15.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.15.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.15.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1598,15 +1598,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.16.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.16.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.16.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.16.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.16.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.16.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.16.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.16.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.16.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.16.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.16.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.16.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.16.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1615,15 +1615,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.17.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.17.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.17.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.17.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.17.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.17.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.17.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.17.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.17.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.17.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.17.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.17.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.17.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1632,15 +1632,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.18.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.18.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.18.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.18.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.18.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.18.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.18.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.18.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.18.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.18.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.18.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.18.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.18.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1649,15 +1649,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.19.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.19.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.19.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.19.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.19.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.19.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.19.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.19.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.19.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.19.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.19.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.19.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.19.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1666,15 +1666,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.20.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.20.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.20.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.20.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.20.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.20.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.20.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.20.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.20.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.20.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.20.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.20.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.20.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1683,15 +1683,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.21.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.21.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.21.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.21.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.21.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.21.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.21.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.21.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.21.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.21.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.21.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.21.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.21.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1700,15 +1700,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.22.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.22.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.22.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.22.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.22.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.22.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.22.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.22.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.22.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.22.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.22.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.22.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.22.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1717,15 +1717,15 @@ export const artifact = {
       elements: 3771648,
       tensors: [
         { name: "backbone.layers.23.norm.weight", offset: 0, shape: [768] },
-        { name: "backbone.layers.23.mixer.in_proj.weight", offset: 768, shape: [3072, 768] },
+        { name: "backbone.layers.23.mixer.in_proj.weight", offset: 768, shape: [3072, 768], quads: true },
         { name: "backbone.layers.23.mixer.conv1d.weight", offset: 2360064, shape: [1536, 1, 4] },
         { name: "backbone.layers.23.mixer.conv1d.bias", offset: 2366208, shape: [1536] },
-        { name: "backbone.layers.23.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536] },
+        { name: "backbone.layers.23.mixer.x_proj.weight", offset: 2367744, shape: [80, 1536], quads: true },
         { name: "backbone.layers.23.mixer.dt_proj.weight", offset: 2490624, shape: [1536, 48] },
         { name: "backbone.layers.23.mixer.dt_proj.bias", offset: 2564352, shape: [1536] },
         { name: "backbone.layers.23.mixer.A_log", offset: 2565888, shape: [1536, 16] },
         { name: "backbone.layers.23.mixer.D", offset: 2590464, shape: [1536] },
-        { name: "backbone.layers.23.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536] },
+        { name: "backbone.layers.23.mixer.out_proj.weight", offset: 2592000, shape: [768, 1536], quads: true },
       ],
     },
     {
@@ -1752,7 +1752,7 @@ export const artifact = {
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [L], strides [1] in input:tokens
-//   table [256,768], strides [768, 1] in weight:backbone.embeddings.weight
+//   table [256,768], strides [768, 1], rows in quads of 16-byte units in weight:backbone.embeddings.weight
 //   y     [L,768], strides [768, 1] in %292#0 (written)
 //
 // threads:
@@ -1779,7 +1779,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ir = ir / 192u;
   let i0 = ir;
   let row = min(u32(ids[(i0)]), 255u);
-  y[(i0) * 192u + (i1)] = table[(row) * 192u + (i1)];
+  y[(i0) * 192u + (i1)] = table[((row) / 4u * 192u + (i1)) * 4u + (row) % 4u];
 }
 `,
         entryPoint: "main",
@@ -1842,7 +1842,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %292#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.0
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.0
 //   norm_w [768], strides [1] in weight:backbone.layers.0
 //   y      [L,3072], strides [3072, 1] in %293#0 (written)
 //
@@ -1956,22 +1956,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -2281,7 +2281,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %297#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.0
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.0
 //   y [L,80], strides [80, 1] in %298#0 (written)
 //
 // threads:
@@ -2333,22 +2333,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -2888,7 +2888,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %302#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.0
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.0
 //   residual [L,768], strides [768, 1] in %292#0
 //   y        [L,768], strides [768, 1] in %303#0 (written)
 //
@@ -2942,22 +2942,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3130,7 +3130,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %303#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.1
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.1
 //   norm_w [768], strides [1] in weight:backbone.layers.1
 //   y      [L,3072], strides [3072, 1] in %304#0 (written)
 //
@@ -3244,22 +3244,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3569,7 +3569,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %308#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.1
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.1
 //   y [L,80], strides [80, 1] in %309#0 (written)
 //
 // threads:
@@ -3621,22 +3621,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -4176,7 +4176,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %313#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.1
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.1
 //   residual [L,768], strides [768, 1] in %303#0
 //   y        [L,768], strides [768, 1] in %314#0 (written)
 //
@@ -4230,22 +4230,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -4418,7 +4418,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %314#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.2
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.2
 //   norm_w [768], strides [1] in weight:backbone.layers.2
 //   y      [L,3072], strides [3072, 1] in %315#0 (written)
 //
@@ -4532,22 +4532,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -4857,7 +4857,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %319#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.2
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.2
 //   y [L,80], strides [80, 1] in %320#0 (written)
 //
 // threads:
@@ -4909,22 +4909,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5464,7 +5464,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %324#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.2
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.2
 //   residual [L,768], strides [768, 1] in %314#0
 //   y        [L,768], strides [768, 1] in %325#0 (written)
 //
@@ -5518,22 +5518,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5706,7 +5706,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %325#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.3
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.3
 //   norm_w [768], strides [1] in weight:backbone.layers.3
 //   y      [L,3072], strides [3072, 1] in %326#0 (written)
 //
@@ -5820,22 +5820,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6145,7 +6145,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %330#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.3
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.3
 //   y [L,80], strides [80, 1] in %331#0 (written)
 //
 // threads:
@@ -6197,22 +6197,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6752,7 +6752,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %335#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.3
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.3
 //   residual [L,768], strides [768, 1] in %325#0
 //   y        [L,768], strides [768, 1] in %336#0 (written)
 //
@@ -6806,22 +6806,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6994,7 +6994,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %336#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.4
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.4
 //   norm_w [768], strides [1] in weight:backbone.layers.4
 //   y      [L,3072], strides [3072, 1] in %337#0 (written)
 //
@@ -7108,22 +7108,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -7433,7 +7433,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %341#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.4
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.4
 //   y [L,80], strides [80, 1] in %342#0 (written)
 //
 // threads:
@@ -7485,22 +7485,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8040,7 +8040,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %346#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.4
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.4
 //   residual [L,768], strides [768, 1] in %336#0
 //   y        [L,768], strides [768, 1] in %347#0 (written)
 //
@@ -8094,22 +8094,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8282,7 +8282,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %347#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.5
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.5
 //   norm_w [768], strides [1] in weight:backbone.layers.5
 //   y      [L,3072], strides [3072, 1] in %348#0 (written)
 //
@@ -8396,22 +8396,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8721,7 +8721,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %352#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.5
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.5
 //   y [L,80], strides [80, 1] in %353#0 (written)
 //
 // threads:
@@ -8773,22 +8773,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -9328,7 +9328,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %357#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.5
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.5
 //   residual [L,768], strides [768, 1] in %347#0
 //   y        [L,768], strides [768, 1] in %358#0 (written)
 //
@@ -9382,22 +9382,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -9570,7 +9570,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %358#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.6
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.6
 //   norm_w [768], strides [1] in weight:backbone.layers.6
 //   y      [L,3072], strides [3072, 1] in %359#0 (written)
 //
@@ -9684,22 +9684,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -10009,7 +10009,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %363#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.6
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.6
 //   y [L,80], strides [80, 1] in %364#0 (written)
 //
 // threads:
@@ -10061,22 +10061,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -10616,7 +10616,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %368#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.6
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.6
 //   residual [L,768], strides [768, 1] in %358#0
 //   y        [L,768], strides [768, 1] in %369#0 (written)
 //
@@ -10670,22 +10670,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -10858,7 +10858,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %369#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.7
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.7
 //   norm_w [768], strides [1] in weight:backbone.layers.7
 //   y      [L,3072], strides [3072, 1] in %370#0 (written)
 //
@@ -10972,22 +10972,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -11297,7 +11297,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %374#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.7
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.7
 //   y [L,80], strides [80, 1] in %375#0 (written)
 //
 // threads:
@@ -11349,22 +11349,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -11904,7 +11904,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %379#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.7
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.7
 //   residual [L,768], strides [768, 1] in %369#0
 //   y        [L,768], strides [768, 1] in %380#0 (written)
 //
@@ -11958,22 +11958,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12146,7 +12146,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %380#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.8
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.8
 //   norm_w [768], strides [1] in weight:backbone.layers.8
 //   y      [L,3072], strides [3072, 1] in %381#0 (written)
 //
@@ -12260,22 +12260,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12585,7 +12585,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %385#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.8
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.8
 //   y [L,80], strides [80, 1] in %386#0 (written)
 //
 // threads:
@@ -12637,22 +12637,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -13192,7 +13192,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %390#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.8
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.8
 //   residual [L,768], strides [768, 1] in %380#0
 //   y        [L,768], strides [768, 1] in %391#0 (written)
 //
@@ -13246,22 +13246,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -13434,7 +13434,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %391#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.9
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.9
 //   norm_w [768], strides [1] in weight:backbone.layers.9
 //   y      [L,3072], strides [3072, 1] in %392#0 (written)
 //
@@ -13548,22 +13548,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -13873,7 +13873,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %396#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.9
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.9
 //   y [L,80], strides [80, 1] in %397#0 (written)
 //
 // threads:
@@ -13925,22 +13925,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -14480,7 +14480,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %401#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.9
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.9
 //   residual [L,768], strides [768, 1] in %391#0
 //   y        [L,768], strides [768, 1] in %402#0 (written)
 //
@@ -14534,22 +14534,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -14722,7 +14722,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %402#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.10
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.10
 //   norm_w [768], strides [1] in weight:backbone.layers.10
 //   y      [L,3072], strides [3072, 1] in %403#0 (written)
 //
@@ -14836,22 +14836,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -15161,7 +15161,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %407#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.10
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.10
 //   y [L,80], strides [80, 1] in %408#0 (written)
 //
 // threads:
@@ -15213,22 +15213,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -15768,7 +15768,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %412#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.10
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.10
 //   residual [L,768], strides [768, 1] in %402#0
 //   y        [L,768], strides [768, 1] in %413#0 (written)
 //
@@ -15822,22 +15822,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -16010,7 +16010,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %413#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.11
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.11
 //   norm_w [768], strides [1] in weight:backbone.layers.11
 //   y      [L,3072], strides [3072, 1] in %414#0 (written)
 //
@@ -16124,22 +16124,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -16449,7 +16449,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %418#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.11
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.11
 //   y [L,80], strides [80, 1] in %419#0 (written)
 //
 // threads:
@@ -16501,22 +16501,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -17056,7 +17056,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %423#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.11
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.11
 //   residual [L,768], strides [768, 1] in %413#0
 //   y        [L,768], strides [768, 1] in %424#0 (written)
 //
@@ -17110,22 +17110,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -17298,7 +17298,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %424#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.12
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.12
 //   norm_w [768], strides [1] in weight:backbone.layers.12
 //   y      [L,3072], strides [3072, 1] in %425#0 (written)
 //
@@ -17412,22 +17412,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -17737,7 +17737,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %429#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.12
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.12
 //   y [L,80], strides [80, 1] in %430#0 (written)
 //
 // threads:
@@ -17789,22 +17789,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -18344,7 +18344,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %434#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.12
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.12
 //   residual [L,768], strides [768, 1] in %424#0
 //   y        [L,768], strides [768, 1] in %435#0 (written)
 //
@@ -18398,22 +18398,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -18586,7 +18586,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %435#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.13
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.13
 //   norm_w [768], strides [1] in weight:backbone.layers.13
 //   y      [L,3072], strides [3072, 1] in %436#0 (written)
 //
@@ -18700,22 +18700,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -19025,7 +19025,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %440#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.13
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.13
 //   y [L,80], strides [80, 1] in %441#0 (written)
 //
 // threads:
@@ -19077,22 +19077,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -19632,7 +19632,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %445#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.13
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.13
 //   residual [L,768], strides [768, 1] in %435#0
 //   y        [L,768], strides [768, 1] in %446#0 (written)
 //
@@ -19686,22 +19686,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -19874,7 +19874,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %446#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.14
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.14
 //   norm_w [768], strides [1] in weight:backbone.layers.14
 //   y      [L,3072], strides [3072, 1] in %447#0 (written)
 //
@@ -19988,22 +19988,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -20313,7 +20313,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %451#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.14
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.14
 //   y [L,80], strides [80, 1] in %452#0 (written)
 //
 // threads:
@@ -20365,22 +20365,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -20920,7 +20920,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %456#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.14
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.14
 //   residual [L,768], strides [768, 1] in %446#0
 //   y        [L,768], strides [768, 1] in %457#0 (written)
 //
@@ -20974,22 +20974,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -21162,7 +21162,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %457#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.15
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.15
 //   norm_w [768], strides [1] in weight:backbone.layers.15
 //   y      [L,3072], strides [3072, 1] in %458#0 (written)
 //
@@ -21276,22 +21276,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -21601,7 +21601,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %462#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.15
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.15
 //   y [L,80], strides [80, 1] in %463#0 (written)
 //
 // threads:
@@ -21653,22 +21653,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -22208,7 +22208,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %467#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.15
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.15
 //   residual [L,768], strides [768, 1] in %457#0
 //   y        [L,768], strides [768, 1] in %468#0 (written)
 //
@@ -22262,22 +22262,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -22450,7 +22450,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %468#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.16
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.16
 //   norm_w [768], strides [1] in weight:backbone.layers.16
 //   y      [L,3072], strides [3072, 1] in %469#0 (written)
 //
@@ -22564,22 +22564,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -22889,7 +22889,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %473#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.16
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.16
 //   y [L,80], strides [80, 1] in %474#0 (written)
 //
 // threads:
@@ -22941,22 +22941,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -23496,7 +23496,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %478#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.16
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.16
 //   residual [L,768], strides [768, 1] in %468#0
 //   y        [L,768], strides [768, 1] in %479#0 (written)
 //
@@ -23550,22 +23550,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -23738,7 +23738,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %479#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.17
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.17
 //   norm_w [768], strides [1] in weight:backbone.layers.17
 //   y      [L,3072], strides [3072, 1] in %480#0 (written)
 //
@@ -23852,22 +23852,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -24177,7 +24177,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %484#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.17
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.17
 //   y [L,80], strides [80, 1] in %485#0 (written)
 //
 // threads:
@@ -24229,22 +24229,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -24784,7 +24784,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %489#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.17
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.17
 //   residual [L,768], strides [768, 1] in %479#0
 //   y        [L,768], strides [768, 1] in %490#0 (written)
 //
@@ -24838,22 +24838,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -25026,7 +25026,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %490#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.18
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.18
 //   norm_w [768], strides [1] in weight:backbone.layers.18
 //   y      [L,3072], strides [3072, 1] in %491#0 (written)
 //
@@ -25140,22 +25140,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -25465,7 +25465,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %495#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.18
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.18
 //   y [L,80], strides [80, 1] in %496#0 (written)
 //
 // threads:
@@ -25517,22 +25517,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -26072,7 +26072,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %500#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.18
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.18
 //   residual [L,768], strides [768, 1] in %490#0
 //   y        [L,768], strides [768, 1] in %501#0 (written)
 //
@@ -26126,22 +26126,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -26314,7 +26314,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %501#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.19
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.19
 //   norm_w [768], strides [1] in weight:backbone.layers.19
 //   y      [L,3072], strides [3072, 1] in %502#0 (written)
 //
@@ -26428,22 +26428,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -26753,7 +26753,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %506#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.19
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.19
 //   y [L,80], strides [80, 1] in %507#0 (written)
 //
 // threads:
@@ -26805,22 +26805,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -27360,7 +27360,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %511#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.19
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.19
 //   residual [L,768], strides [768, 1] in %501#0
 //   y        [L,768], strides [768, 1] in %512#0 (written)
 //
@@ -27414,22 +27414,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -27602,7 +27602,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %512#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.20
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.20
 //   norm_w [768], strides [1] in weight:backbone.layers.20
 //   y      [L,3072], strides [3072, 1] in %513#0 (written)
 //
@@ -27716,22 +27716,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -28041,7 +28041,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %517#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.20
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.20
 //   y [L,80], strides [80, 1] in %518#0 (written)
 //
 // threads:
@@ -28093,22 +28093,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -28648,7 +28648,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %522#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.20
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.20
 //   residual [L,768], strides [768, 1] in %512#0
 //   y        [L,768], strides [768, 1] in %523#0 (written)
 //
@@ -28702,22 +28702,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -28890,7 +28890,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %523#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.21
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.21
 //   norm_w [768], strides [1] in weight:backbone.layers.21
 //   y      [L,3072], strides [3072, 1] in %524#0 (written)
 //
@@ -29004,22 +29004,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -29329,7 +29329,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %528#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.21
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.21
 //   y [L,80], strides [80, 1] in %529#0 (written)
 //
 // threads:
@@ -29381,22 +29381,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -29936,7 +29936,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %533#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.21
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.21
 //   residual [L,768], strides [768, 1] in %523#0
 //   y        [L,768], strides [768, 1] in %534#0 (written)
 //
@@ -29990,22 +29990,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -30178,7 +30178,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %534#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.22
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.22
 //   norm_w [768], strides [1] in weight:backbone.layers.22
 //   y      [L,3072], strides [3072, 1] in %535#0 (written)
 //
@@ -30292,22 +30292,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -30617,7 +30617,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %539#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.22
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.22
 //   y [L,80], strides [80, 1] in %540#0 (written)
 //
 // threads:
@@ -30669,22 +30669,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -31224,7 +31224,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %544#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.22
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.22
 //   residual [L,768], strides [768, 1] in %534#0
 //   y        [L,768], strides [768, 1] in %545#0 (written)
 //
@@ -31278,22 +31278,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -31466,7 +31466,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %545#0
-//   W      [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.23
+//   W      [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.23
 //   norm_w [768], strides [1] in weight:backbone.layers.23
 //   y      [L,3072], strides [3072, 1] in %546#0 (written)
 //
@@ -31580,22 +31580,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -31905,7 +31905,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1536], strides [1536, 1] in %550#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.23
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.23
 //   y [L,80], strides [80, 1] in %551#0 (written)
 //
 // threads:
@@ -31957,22 +31957,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+      let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+      let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+      let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+      let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -32512,7 +32512,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %555#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.23
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.23
 //   residual [L,768], strides [768, 1] in %545#0
 //   y        [L,768], strides [768, 1] in %556#0 (written)
 //
@@ -32566,22 +32566,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -32751,7 +32751,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %556#0
-//   W      [256,768], strides [768, 1] in weight:backbone.embeddings.weight
+//   W      [256,768], strides [768, 1], rows in quads of 16-byte units in weight:backbone.embeddings.weight
 //   norm_w [768], strides [1] in weight:backbone.norm_f.weight
 //   y      [L,256], strides [256, 1] in output:logits (written)
 //
@@ -32866,22 +32866,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * norm_w[(k)];
-      let w0_0 = W[(min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W[((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W[((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W[((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W[((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -33857,7 +33857,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [1], strides [1] in input:tokens
-//   table [256,768], strides [768, 1] in weight:backbone.embeddings.weight
+//   table [256,768], strides [768, 1], rows in quads of 16-byte units in weight:backbone.embeddings.weight
 //   y     [1,768], strides [768, 1] in %292#0 (written)
 //
 // threads:
@@ -33877,7 +33877,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let ir = f;
   let i1 = ir;
   let row = min(u32(ids[0u]), 255u);
-  y[(i1)] = table[(row) * 192u + (i1)];
+  y[(i1)] = table[((row) / 4u * 192u + (i1)) * 4u + (row) % 4u];
 }
 `,
         entryPoint: "main",
@@ -33940,7 +33940,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %292#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.0
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.0
 //   norm_w     [768], strides [1] in weight:backbone.layers.0
 //   y          [1,3072], strides [3072, 1] in %294#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.0.conv
@@ -34014,13 +34014,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -34165,7 +34165,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %294#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.0
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.0
 //   y [1,80], strides [80, 1] in %297#0 (written)
 //
 // threads:
@@ -34205,13 +34205,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -34488,7 +34488,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %301#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.0
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.0
 //   residual [1,768], strides [768, 1] in %292#0
 //   y        [1,768], strides [768, 1] in %302#0 (written)
 //
@@ -34530,13 +34530,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -34646,7 +34646,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %302#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.1
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.1
 //   norm_w     [768], strides [1] in weight:backbone.layers.1
 //   y          [1,3072], strides [3072, 1] in %304#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.1.conv
@@ -34720,13 +34720,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -34871,7 +34871,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %304#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.1
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.1
 //   y [1,80], strides [80, 1] in %307#0 (written)
 //
 // threads:
@@ -34911,13 +34911,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -35194,7 +35194,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %311#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.1
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.1
 //   residual [1,768], strides [768, 1] in %302#0
 //   y        [1,768], strides [768, 1] in %312#0 (written)
 //
@@ -35236,13 +35236,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -35352,7 +35352,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %312#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.2
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.2
 //   norm_w     [768], strides [1] in weight:backbone.layers.2
 //   y          [1,3072], strides [3072, 1] in %314#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.2.conv
@@ -35426,13 +35426,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -35577,7 +35577,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %314#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.2
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.2
 //   y [1,80], strides [80, 1] in %317#0 (written)
 //
 // threads:
@@ -35617,13 +35617,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -35900,7 +35900,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %321#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.2
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.2
 //   residual [1,768], strides [768, 1] in %312#0
 //   y        [1,768], strides [768, 1] in %322#0 (written)
 //
@@ -35942,13 +35942,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -36058,7 +36058,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %322#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.3
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.3
 //   norm_w     [768], strides [1] in weight:backbone.layers.3
 //   y          [1,3072], strides [3072, 1] in %324#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.3.conv
@@ -36132,13 +36132,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -36283,7 +36283,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %324#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.3
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.3
 //   y [1,80], strides [80, 1] in %327#0 (written)
 //
 // threads:
@@ -36323,13 +36323,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -36606,7 +36606,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %331#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.3
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.3
 //   residual [1,768], strides [768, 1] in %322#0
 //   y        [1,768], strides [768, 1] in %332#0 (written)
 //
@@ -36648,13 +36648,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -36764,7 +36764,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %332#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.4
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.4
 //   norm_w     [768], strides [1] in weight:backbone.layers.4
 //   y          [1,3072], strides [3072, 1] in %334#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.4.conv
@@ -36838,13 +36838,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -36989,7 +36989,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %334#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.4
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.4
 //   y [1,80], strides [80, 1] in %337#0 (written)
 //
 // threads:
@@ -37029,13 +37029,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -37312,7 +37312,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %341#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.4
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.4
 //   residual [1,768], strides [768, 1] in %332#0
 //   y        [1,768], strides [768, 1] in %342#0 (written)
 //
@@ -37354,13 +37354,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -37470,7 +37470,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %342#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.5
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.5
 //   norm_w     [768], strides [1] in weight:backbone.layers.5
 //   y          [1,3072], strides [3072, 1] in %344#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.5.conv
@@ -37544,13 +37544,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -37695,7 +37695,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %344#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.5
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.5
 //   y [1,80], strides [80, 1] in %347#0 (written)
 //
 // threads:
@@ -37735,13 +37735,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -38018,7 +38018,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %351#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.5
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.5
 //   residual [1,768], strides [768, 1] in %342#0
 //   y        [1,768], strides [768, 1] in %352#0 (written)
 //
@@ -38060,13 +38060,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -38176,7 +38176,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %352#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.6
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.6
 //   norm_w     [768], strides [1] in weight:backbone.layers.6
 //   y          [1,3072], strides [3072, 1] in %354#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.6.conv
@@ -38250,13 +38250,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -38401,7 +38401,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %354#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.6
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.6
 //   y [1,80], strides [80, 1] in %357#0 (written)
 //
 // threads:
@@ -38441,13 +38441,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -38724,7 +38724,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %361#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.6
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.6
 //   residual [1,768], strides [768, 1] in %352#0
 //   y        [1,768], strides [768, 1] in %362#0 (written)
 //
@@ -38766,13 +38766,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -38882,7 +38882,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %362#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.7
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.7
 //   norm_w     [768], strides [1] in weight:backbone.layers.7
 //   y          [1,3072], strides [3072, 1] in %364#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.7.conv
@@ -38956,13 +38956,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -39107,7 +39107,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %364#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.7
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.7
 //   y [1,80], strides [80, 1] in %367#0 (written)
 //
 // threads:
@@ -39147,13 +39147,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -39430,7 +39430,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %371#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.7
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.7
 //   residual [1,768], strides [768, 1] in %362#0
 //   y        [1,768], strides [768, 1] in %372#0 (written)
 //
@@ -39472,13 +39472,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -39588,7 +39588,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %372#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.8
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.8
 //   norm_w     [768], strides [1] in weight:backbone.layers.8
 //   y          [1,3072], strides [3072, 1] in %374#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.8.conv
@@ -39662,13 +39662,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -39813,7 +39813,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %374#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.8
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.8
 //   y [1,80], strides [80, 1] in %377#0 (written)
 //
 // threads:
@@ -39853,13 +39853,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -40136,7 +40136,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %381#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.8
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.8
 //   residual [1,768], strides [768, 1] in %372#0
 //   y        [1,768], strides [768, 1] in %382#0 (written)
 //
@@ -40178,13 +40178,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -40294,7 +40294,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %382#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.9
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.9
 //   norm_w     [768], strides [1] in weight:backbone.layers.9
 //   y          [1,3072], strides [3072, 1] in %384#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.9.conv
@@ -40368,13 +40368,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -40519,7 +40519,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %384#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.9
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.9
 //   y [1,80], strides [80, 1] in %387#0 (written)
 //
 // threads:
@@ -40559,13 +40559,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -40842,7 +40842,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %391#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.9
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.9
 //   residual [1,768], strides [768, 1] in %382#0
 //   y        [1,768], strides [768, 1] in %392#0 (written)
 //
@@ -40884,13 +40884,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -41000,7 +41000,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %392#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.10
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.10
 //   norm_w     [768], strides [1] in weight:backbone.layers.10
 //   y          [1,3072], strides [3072, 1] in %394#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.10.conv
@@ -41074,13 +41074,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -41225,7 +41225,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %394#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.10
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.10
 //   y [1,80], strides [80, 1] in %397#0 (written)
 //
 // threads:
@@ -41265,13 +41265,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -41548,7 +41548,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %401#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.10
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.10
 //   residual [1,768], strides [768, 1] in %392#0
 //   y        [1,768], strides [768, 1] in %402#0 (written)
 //
@@ -41590,13 +41590,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -41706,7 +41706,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %402#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.11
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.11
 //   norm_w     [768], strides [1] in weight:backbone.layers.11
 //   y          [1,3072], strides [3072, 1] in %404#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.11.conv
@@ -41780,13 +41780,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -41931,7 +41931,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %404#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.11
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.11
 //   y [1,80], strides [80, 1] in %407#0 (written)
 //
 // threads:
@@ -41971,13 +41971,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -42254,7 +42254,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %411#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.11
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.11
 //   residual [1,768], strides [768, 1] in %402#0
 //   y        [1,768], strides [768, 1] in %412#0 (written)
 //
@@ -42296,13 +42296,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -42412,7 +42412,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %412#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.12
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.12
 //   norm_w     [768], strides [1] in weight:backbone.layers.12
 //   y          [1,3072], strides [3072, 1] in %414#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.12.conv
@@ -42486,13 +42486,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -42637,7 +42637,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %414#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.12
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.12
 //   y [1,80], strides [80, 1] in %417#0 (written)
 //
 // threads:
@@ -42677,13 +42677,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -42960,7 +42960,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %421#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.12
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.12
 //   residual [1,768], strides [768, 1] in %412#0
 //   y        [1,768], strides [768, 1] in %422#0 (written)
 //
@@ -43002,13 +43002,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -43118,7 +43118,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %422#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.13
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.13
 //   norm_w     [768], strides [1] in weight:backbone.layers.13
 //   y          [1,3072], strides [3072, 1] in %424#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.13.conv
@@ -43192,13 +43192,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -43343,7 +43343,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %424#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.13
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.13
 //   y [1,80], strides [80, 1] in %427#0 (written)
 //
 // threads:
@@ -43383,13 +43383,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -43666,7 +43666,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %431#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.13
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.13
 //   residual [1,768], strides [768, 1] in %422#0
 //   y        [1,768], strides [768, 1] in %432#0 (written)
 //
@@ -43708,13 +43708,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -43824,7 +43824,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %432#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.14
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.14
 //   norm_w     [768], strides [1] in weight:backbone.layers.14
 //   y          [1,3072], strides [3072, 1] in %434#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.14.conv
@@ -43898,13 +43898,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -44049,7 +44049,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %434#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.14
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.14
 //   y [1,80], strides [80, 1] in %437#0 (written)
 //
 // threads:
@@ -44089,13 +44089,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -44372,7 +44372,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %441#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.14
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.14
 //   residual [1,768], strides [768, 1] in %432#0
 //   y        [1,768], strides [768, 1] in %442#0 (written)
 //
@@ -44414,13 +44414,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -44530,7 +44530,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %442#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.15
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.15
 //   norm_w     [768], strides [1] in weight:backbone.layers.15
 //   y          [1,3072], strides [3072, 1] in %444#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.15.conv
@@ -44604,13 +44604,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -44755,7 +44755,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %444#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.15
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.15
 //   y [1,80], strides [80, 1] in %447#0 (written)
 //
 // threads:
@@ -44795,13 +44795,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -45078,7 +45078,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %451#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.15
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.15
 //   residual [1,768], strides [768, 1] in %442#0
 //   y        [1,768], strides [768, 1] in %452#0 (written)
 //
@@ -45120,13 +45120,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -45236,7 +45236,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %452#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.16
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.16
 //   norm_w     [768], strides [1] in weight:backbone.layers.16
 //   y          [1,3072], strides [3072, 1] in %454#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.16.conv
@@ -45310,13 +45310,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -45461,7 +45461,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %454#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.16
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.16
 //   y [1,80], strides [80, 1] in %457#0 (written)
 //
 // threads:
@@ -45501,13 +45501,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -45784,7 +45784,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %461#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.16
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.16
 //   residual [1,768], strides [768, 1] in %452#0
 //   y        [1,768], strides [768, 1] in %462#0 (written)
 //
@@ -45826,13 +45826,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -45942,7 +45942,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %462#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.17
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.17
 //   norm_w     [768], strides [1] in weight:backbone.layers.17
 //   y          [1,3072], strides [3072, 1] in %464#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.17.conv
@@ -46016,13 +46016,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -46167,7 +46167,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %464#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.17
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.17
 //   y [1,80], strides [80, 1] in %467#0 (written)
 //
 // threads:
@@ -46207,13 +46207,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -46490,7 +46490,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %471#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.17
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.17
 //   residual [1,768], strides [768, 1] in %462#0
 //   y        [1,768], strides [768, 1] in %472#0 (written)
 //
@@ -46532,13 +46532,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -46648,7 +46648,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %472#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.18
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.18
 //   norm_w     [768], strides [1] in weight:backbone.layers.18
 //   y          [1,3072], strides [3072, 1] in %474#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.18.conv
@@ -46722,13 +46722,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -46873,7 +46873,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %474#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.18
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.18
 //   y [1,80], strides [80, 1] in %477#0 (written)
 //
 // threads:
@@ -46913,13 +46913,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -47196,7 +47196,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %481#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.18
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.18
 //   residual [1,768], strides [768, 1] in %472#0
 //   y        [1,768], strides [768, 1] in %482#0 (written)
 //
@@ -47238,13 +47238,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -47354,7 +47354,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %482#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.19
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.19
 //   norm_w     [768], strides [1] in weight:backbone.layers.19
 //   y          [1,3072], strides [3072, 1] in %484#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.19.conv
@@ -47428,13 +47428,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -47579,7 +47579,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %484#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.19
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.19
 //   y [1,80], strides [80, 1] in %487#0 (written)
 //
 // threads:
@@ -47619,13 +47619,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -47902,7 +47902,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %491#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.19
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.19
 //   residual [1,768], strides [768, 1] in %482#0
 //   y        [1,768], strides [768, 1] in %492#0 (written)
 //
@@ -47944,13 +47944,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -48060,7 +48060,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %492#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.20
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.20
 //   norm_w     [768], strides [1] in weight:backbone.layers.20
 //   y          [1,3072], strides [3072, 1] in %494#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.20.conv
@@ -48134,13 +48134,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -48285,7 +48285,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %494#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.20
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.20
 //   y [1,80], strides [80, 1] in %497#0 (written)
 //
 // threads:
@@ -48325,13 +48325,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -48608,7 +48608,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %501#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.20
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.20
 //   residual [1,768], strides [768, 1] in %492#0
 //   y        [1,768], strides [768, 1] in %502#0 (written)
 //
@@ -48650,13 +48650,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -48766,7 +48766,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %502#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.21
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.21
 //   norm_w     [768], strides [1] in weight:backbone.layers.21
 //   y          [1,3072], strides [3072, 1] in %504#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.21.conv
@@ -48840,13 +48840,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -48991,7 +48991,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %504#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.21
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.21
 //   y [1,80], strides [80, 1] in %507#0 (written)
 //
 // threads:
@@ -49031,13 +49031,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -49314,7 +49314,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %511#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.21
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.21
 //   residual [1,768], strides [768, 1] in %502#0
 //   y        [1,768], strides [768, 1] in %512#0 (written)
 //
@@ -49356,13 +49356,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -49472,7 +49472,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %512#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.22
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.22
 //   norm_w     [768], strides [1] in weight:backbone.layers.22
 //   y          [1,3072], strides [3072, 1] in %514#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.22.conv
@@ -49546,13 +49546,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -49697,7 +49697,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %514#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.22
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.22
 //   y [1,80], strides [80, 1] in %517#0 (written)
 //
 // threads:
@@ -49737,13 +49737,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -50020,7 +50020,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %521#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.22
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.22
 //   residual [1,768], strides [768, 1] in %512#0
 //   y        [1,768], strides [768, 1] in %522#0 (written)
 //
@@ -50062,13 +50062,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -50178,7 +50178,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,768], strides [768, 1] in %522#0
-//   W          [3072,768] at offset 768, strides [768, 1] in weight:backbone.layers.23
+//   W          [3072,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:backbone.layers.23
 //   norm_w     [768], strides [1] in weight:backbone.layers.23
 //   y          [1,3072], strides [3072, 1] in %524#0 (written)
 //   conv_state [1536,4], strides [4, 1] in state:layers.23.conv
@@ -50252,13 +50252,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[192u + (min(c0, 3071u)) * 192u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u)) / 4u * 192u + (k)) * 4u + (min(c0, 3068u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 1u, 3071u)) * 192u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 2u, 3071u)) * 192u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[192u + (min(c0 + 3u, 3071u)) * 192u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[192u + ((min(c0, 3068u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3068u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -50403,7 +50403,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %524#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.23
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.23
 //   y [1,80], strides [80, 1] in %527#0 (written)
 //
 // threads:
@@ -50443,13 +50443,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -50726,7 +50726,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %531#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.23
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.23
 //   residual [1,768], strides [768, 1] in %522#0
 //   y        [1,768], strides [768, 1] in %532#0 (written)
 //
@@ -50768,13 +50768,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -50880,7 +50880,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,768], strides [768, 1] in %532#0
-//   W      [256,768], strides [768, 1] in weight:backbone.embeddings.weight
+//   W      [256,768], strides [768, 1], rows in quads of 16-byte units in weight:backbone.embeddings.weight
 //   norm_w [768], strides [1] in weight:backbone.norm_f.weight
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
@@ -50946,13 +50946,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W[(min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W[((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W[((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W[((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W[((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

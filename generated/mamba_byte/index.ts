@@ -141,7 +141,7 @@ export type Weights = ShapedWeights<WeightShapes>;
 /** The compiled model mamba_byte: its kernels in dispatch order with their WGSL, buffers, weights and their layout, the limits it needs. */
 export const artifact = {
   format: "hybridc-artifact",
-  version: 2,
+  version: 3,
   hybridc: "0.1.0",
   source: "mamba-byte.hyb",
   model: "mamba_byte",
@@ -658,7 +658,7 @@ export const artifact = {
       key: "weight:backbone.embeddings.weight",
       dtype: "f32",
       elements: 131072,
-      tensors: [{ name: "backbone.embeddings.weight", offset: 0, shape: [256, 512] }],
+      tensors: [{ name: "backbone.embeddings.weight", offset: 0, shape: [256, 512], quads: true }],
     },
     {
       key: "weight:backbone.layers.0",
@@ -666,15 +666,15 @@ export const artifact = {
       elements: 1695232,
       tensors: [
         { name: "backbone.layers.0.norm.weight", offset: 0, shape: [512] },
-        { name: "backbone.layers.0.mixer.in_proj.weight", offset: 512, shape: [2048, 512] },
+        { name: "backbone.layers.0.mixer.in_proj.weight", offset: 512, shape: [2048, 512], quads: true },
         { name: "backbone.layers.0.mixer.conv1d.weight", offset: 1049088, shape: [1024, 1, 4] },
         { name: "backbone.layers.0.mixer.conv1d.bias", offset: 1053184, shape: [1024] },
-        { name: "backbone.layers.0.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024] },
+        { name: "backbone.layers.0.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024], quads: true },
         { name: "backbone.layers.0.mixer.dt_proj.weight", offset: 1119744, shape: [1024, 32] },
         { name: "backbone.layers.0.mixer.dt_proj.bias", offset: 1152512, shape: [1024] },
         { name: "backbone.layers.0.mixer.A_log", offset: 1153536, shape: [1024, 16] },
         { name: "backbone.layers.0.mixer.D", offset: 1169920, shape: [1024] },
-        { name: "backbone.layers.0.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024] },
+        { name: "backbone.layers.0.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024], quads: true },
       ],
     },
     {
@@ -683,15 +683,15 @@ export const artifact = {
       elements: 1695232,
       tensors: [
         { name: "backbone.layers.1.norm.weight", offset: 0, shape: [512] },
-        { name: "backbone.layers.1.mixer.in_proj.weight", offset: 512, shape: [2048, 512] },
+        { name: "backbone.layers.1.mixer.in_proj.weight", offset: 512, shape: [2048, 512], quads: true },
         { name: "backbone.layers.1.mixer.conv1d.weight", offset: 1049088, shape: [1024, 1, 4] },
         { name: "backbone.layers.1.mixer.conv1d.bias", offset: 1053184, shape: [1024] },
-        { name: "backbone.layers.1.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024] },
+        { name: "backbone.layers.1.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024], quads: true },
         { name: "backbone.layers.1.mixer.dt_proj.weight", offset: 1119744, shape: [1024, 32] },
         { name: "backbone.layers.1.mixer.dt_proj.bias", offset: 1152512, shape: [1024] },
         { name: "backbone.layers.1.mixer.A_log", offset: 1153536, shape: [1024, 16] },
         { name: "backbone.layers.1.mixer.D", offset: 1169920, shape: [1024] },
-        { name: "backbone.layers.1.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024] },
+        { name: "backbone.layers.1.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024], quads: true },
       ],
     },
     {
@@ -700,15 +700,15 @@ export const artifact = {
       elements: 1695232,
       tensors: [
         { name: "backbone.layers.2.norm.weight", offset: 0, shape: [512] },
-        { name: "backbone.layers.2.mixer.in_proj.weight", offset: 512, shape: [2048, 512] },
+        { name: "backbone.layers.2.mixer.in_proj.weight", offset: 512, shape: [2048, 512], quads: true },
         { name: "backbone.layers.2.mixer.conv1d.weight", offset: 1049088, shape: [1024, 1, 4] },
         { name: "backbone.layers.2.mixer.conv1d.bias", offset: 1053184, shape: [1024] },
-        { name: "backbone.layers.2.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024] },
+        { name: "backbone.layers.2.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024], quads: true },
         { name: "backbone.layers.2.mixer.dt_proj.weight", offset: 1119744, shape: [1024, 32] },
         { name: "backbone.layers.2.mixer.dt_proj.bias", offset: 1152512, shape: [1024] },
         { name: "backbone.layers.2.mixer.A_log", offset: 1153536, shape: [1024, 16] },
         { name: "backbone.layers.2.mixer.D", offset: 1169920, shape: [1024] },
-        { name: "backbone.layers.2.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024] },
+        { name: "backbone.layers.2.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024], quads: true },
       ],
     },
     {
@@ -717,15 +717,15 @@ export const artifact = {
       elements: 1695232,
       tensors: [
         { name: "backbone.layers.3.norm.weight", offset: 0, shape: [512] },
-        { name: "backbone.layers.3.mixer.in_proj.weight", offset: 512, shape: [2048, 512] },
+        { name: "backbone.layers.3.mixer.in_proj.weight", offset: 512, shape: [2048, 512], quads: true },
         { name: "backbone.layers.3.mixer.conv1d.weight", offset: 1049088, shape: [1024, 1, 4] },
         { name: "backbone.layers.3.mixer.conv1d.bias", offset: 1053184, shape: [1024] },
-        { name: "backbone.layers.3.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024] },
+        { name: "backbone.layers.3.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024], quads: true },
         { name: "backbone.layers.3.mixer.dt_proj.weight", offset: 1119744, shape: [1024, 32] },
         { name: "backbone.layers.3.mixer.dt_proj.bias", offset: 1152512, shape: [1024] },
         { name: "backbone.layers.3.mixer.A_log", offset: 1153536, shape: [1024, 16] },
         { name: "backbone.layers.3.mixer.D", offset: 1169920, shape: [1024] },
-        { name: "backbone.layers.3.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024] },
+        { name: "backbone.layers.3.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024], quads: true },
       ],
     },
     {
@@ -734,15 +734,15 @@ export const artifact = {
       elements: 1695232,
       tensors: [
         { name: "backbone.layers.4.norm.weight", offset: 0, shape: [512] },
-        { name: "backbone.layers.4.mixer.in_proj.weight", offset: 512, shape: [2048, 512] },
+        { name: "backbone.layers.4.mixer.in_proj.weight", offset: 512, shape: [2048, 512], quads: true },
         { name: "backbone.layers.4.mixer.conv1d.weight", offset: 1049088, shape: [1024, 1, 4] },
         { name: "backbone.layers.4.mixer.conv1d.bias", offset: 1053184, shape: [1024] },
-        { name: "backbone.layers.4.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024] },
+        { name: "backbone.layers.4.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024], quads: true },
         { name: "backbone.layers.4.mixer.dt_proj.weight", offset: 1119744, shape: [1024, 32] },
         { name: "backbone.layers.4.mixer.dt_proj.bias", offset: 1152512, shape: [1024] },
         { name: "backbone.layers.4.mixer.A_log", offset: 1153536, shape: [1024, 16] },
         { name: "backbone.layers.4.mixer.D", offset: 1169920, shape: [1024] },
-        { name: "backbone.layers.4.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024] },
+        { name: "backbone.layers.4.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024], quads: true },
       ],
     },
     {
@@ -751,15 +751,15 @@ export const artifact = {
       elements: 1695232,
       tensors: [
         { name: "backbone.layers.5.norm.weight", offset: 0, shape: [512] },
-        { name: "backbone.layers.5.mixer.in_proj.weight", offset: 512, shape: [2048, 512] },
+        { name: "backbone.layers.5.mixer.in_proj.weight", offset: 512, shape: [2048, 512], quads: true },
         { name: "backbone.layers.5.mixer.conv1d.weight", offset: 1049088, shape: [1024, 1, 4] },
         { name: "backbone.layers.5.mixer.conv1d.bias", offset: 1053184, shape: [1024] },
-        { name: "backbone.layers.5.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024] },
+        { name: "backbone.layers.5.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024], quads: true },
         { name: "backbone.layers.5.mixer.dt_proj.weight", offset: 1119744, shape: [1024, 32] },
         { name: "backbone.layers.5.mixer.dt_proj.bias", offset: 1152512, shape: [1024] },
         { name: "backbone.layers.5.mixer.A_log", offset: 1153536, shape: [1024, 16] },
         { name: "backbone.layers.5.mixer.D", offset: 1169920, shape: [1024] },
-        { name: "backbone.layers.5.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024] },
+        { name: "backbone.layers.5.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024], quads: true },
       ],
     },
     {
@@ -768,15 +768,15 @@ export const artifact = {
       elements: 1695232,
       tensors: [
         { name: "backbone.layers.6.norm.weight", offset: 0, shape: [512] },
-        { name: "backbone.layers.6.mixer.in_proj.weight", offset: 512, shape: [2048, 512] },
+        { name: "backbone.layers.6.mixer.in_proj.weight", offset: 512, shape: [2048, 512], quads: true },
         { name: "backbone.layers.6.mixer.conv1d.weight", offset: 1049088, shape: [1024, 1, 4] },
         { name: "backbone.layers.6.mixer.conv1d.bias", offset: 1053184, shape: [1024] },
-        { name: "backbone.layers.6.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024] },
+        { name: "backbone.layers.6.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024], quads: true },
         { name: "backbone.layers.6.mixer.dt_proj.weight", offset: 1119744, shape: [1024, 32] },
         { name: "backbone.layers.6.mixer.dt_proj.bias", offset: 1152512, shape: [1024] },
         { name: "backbone.layers.6.mixer.A_log", offset: 1153536, shape: [1024, 16] },
         { name: "backbone.layers.6.mixer.D", offset: 1169920, shape: [1024] },
-        { name: "backbone.layers.6.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024] },
+        { name: "backbone.layers.6.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024], quads: true },
       ],
     },
     {
@@ -785,15 +785,15 @@ export const artifact = {
       elements: 1695232,
       tensors: [
         { name: "backbone.layers.7.norm.weight", offset: 0, shape: [512] },
-        { name: "backbone.layers.7.mixer.in_proj.weight", offset: 512, shape: [2048, 512] },
+        { name: "backbone.layers.7.mixer.in_proj.weight", offset: 512, shape: [2048, 512], quads: true },
         { name: "backbone.layers.7.mixer.conv1d.weight", offset: 1049088, shape: [1024, 1, 4] },
         { name: "backbone.layers.7.mixer.conv1d.bias", offset: 1053184, shape: [1024] },
-        { name: "backbone.layers.7.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024] },
+        { name: "backbone.layers.7.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024], quads: true },
         { name: "backbone.layers.7.mixer.dt_proj.weight", offset: 1119744, shape: [1024, 32] },
         { name: "backbone.layers.7.mixer.dt_proj.bias", offset: 1152512, shape: [1024] },
         { name: "backbone.layers.7.mixer.A_log", offset: 1153536, shape: [1024, 16] },
         { name: "backbone.layers.7.mixer.D", offset: 1169920, shape: [1024] },
-        { name: "backbone.layers.7.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024] },
+        { name: "backbone.layers.7.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024], quads: true },
       ],
     },
     {
@@ -802,15 +802,15 @@ export const artifact = {
       elements: 1695232,
       tensors: [
         { name: "backbone.layers.8.norm.weight", offset: 0, shape: [512] },
-        { name: "backbone.layers.8.mixer.in_proj.weight", offset: 512, shape: [2048, 512] },
+        { name: "backbone.layers.8.mixer.in_proj.weight", offset: 512, shape: [2048, 512], quads: true },
         { name: "backbone.layers.8.mixer.conv1d.weight", offset: 1049088, shape: [1024, 1, 4] },
         { name: "backbone.layers.8.mixer.conv1d.bias", offset: 1053184, shape: [1024] },
-        { name: "backbone.layers.8.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024] },
+        { name: "backbone.layers.8.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024], quads: true },
         { name: "backbone.layers.8.mixer.dt_proj.weight", offset: 1119744, shape: [1024, 32] },
         { name: "backbone.layers.8.mixer.dt_proj.bias", offset: 1152512, shape: [1024] },
         { name: "backbone.layers.8.mixer.A_log", offset: 1153536, shape: [1024, 16] },
         { name: "backbone.layers.8.mixer.D", offset: 1169920, shape: [1024] },
-        { name: "backbone.layers.8.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024] },
+        { name: "backbone.layers.8.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024], quads: true },
       ],
     },
     {
@@ -819,15 +819,15 @@ export const artifact = {
       elements: 1695232,
       tensors: [
         { name: "backbone.layers.9.norm.weight", offset: 0, shape: [512] },
-        { name: "backbone.layers.9.mixer.in_proj.weight", offset: 512, shape: [2048, 512] },
+        { name: "backbone.layers.9.mixer.in_proj.weight", offset: 512, shape: [2048, 512], quads: true },
         { name: "backbone.layers.9.mixer.conv1d.weight", offset: 1049088, shape: [1024, 1, 4] },
         { name: "backbone.layers.9.mixer.conv1d.bias", offset: 1053184, shape: [1024] },
-        { name: "backbone.layers.9.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024] },
+        { name: "backbone.layers.9.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024], quads: true },
         { name: "backbone.layers.9.mixer.dt_proj.weight", offset: 1119744, shape: [1024, 32] },
         { name: "backbone.layers.9.mixer.dt_proj.bias", offset: 1152512, shape: [1024] },
         { name: "backbone.layers.9.mixer.A_log", offset: 1153536, shape: [1024, 16] },
         { name: "backbone.layers.9.mixer.D", offset: 1169920, shape: [1024] },
-        { name: "backbone.layers.9.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024] },
+        { name: "backbone.layers.9.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024], quads: true },
       ],
     },
     {
@@ -836,15 +836,15 @@ export const artifact = {
       elements: 1695232,
       tensors: [
         { name: "backbone.layers.10.norm.weight", offset: 0, shape: [512] },
-        { name: "backbone.layers.10.mixer.in_proj.weight", offset: 512, shape: [2048, 512] },
+        { name: "backbone.layers.10.mixer.in_proj.weight", offset: 512, shape: [2048, 512], quads: true },
         { name: "backbone.layers.10.mixer.conv1d.weight", offset: 1049088, shape: [1024, 1, 4] },
         { name: "backbone.layers.10.mixer.conv1d.bias", offset: 1053184, shape: [1024] },
-        { name: "backbone.layers.10.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024] },
+        { name: "backbone.layers.10.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024], quads: true },
         { name: "backbone.layers.10.mixer.dt_proj.weight", offset: 1119744, shape: [1024, 32] },
         { name: "backbone.layers.10.mixer.dt_proj.bias", offset: 1152512, shape: [1024] },
         { name: "backbone.layers.10.mixer.A_log", offset: 1153536, shape: [1024, 16] },
         { name: "backbone.layers.10.mixer.D", offset: 1169920, shape: [1024] },
-        { name: "backbone.layers.10.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024] },
+        { name: "backbone.layers.10.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024], quads: true },
       ],
     },
     {
@@ -853,15 +853,15 @@ export const artifact = {
       elements: 1695232,
       tensors: [
         { name: "backbone.layers.11.norm.weight", offset: 0, shape: [512] },
-        { name: "backbone.layers.11.mixer.in_proj.weight", offset: 512, shape: [2048, 512] },
+        { name: "backbone.layers.11.mixer.in_proj.weight", offset: 512, shape: [2048, 512], quads: true },
         { name: "backbone.layers.11.mixer.conv1d.weight", offset: 1049088, shape: [1024, 1, 4] },
         { name: "backbone.layers.11.mixer.conv1d.bias", offset: 1053184, shape: [1024] },
-        { name: "backbone.layers.11.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024] },
+        { name: "backbone.layers.11.mixer.x_proj.weight", offset: 1054208, shape: [64, 1024], quads: true },
         { name: "backbone.layers.11.mixer.dt_proj.weight", offset: 1119744, shape: [1024, 32] },
         { name: "backbone.layers.11.mixer.dt_proj.bias", offset: 1152512, shape: [1024] },
         { name: "backbone.layers.11.mixer.A_log", offset: 1153536, shape: [1024, 16] },
         { name: "backbone.layers.11.mixer.D", offset: 1169920, shape: [1024] },
-        { name: "backbone.layers.11.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024] },
+        { name: "backbone.layers.11.mixer.out_proj.weight", offset: 1170944, shape: [512, 1024], quads: true },
       ],
     },
     {
@@ -888,7 +888,7 @@ export const artifact = {
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [L], strides [1] in input:tokens
-//   table [256,512], strides [512, 1] in weight:backbone.embeddings.weight
+//   table [256,512], strides [512, 1], rows in quads of 16-byte units in weight:backbone.embeddings.weight
 //   y     [L,512], strides [512, 1] in %148#0 (written)
 //
 // threads:
@@ -915,7 +915,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ir = ir / 128u;
   let i0 = ir;
   let row = min(u32(ids[(i0)]), 255u);
-  y[(i0) * 128u + (i1)] = table[(row) * 128u + (i1)];
+  y[(i0) * 128u + (i1)] = table[((row) / 4u * 128u + (i1)) * 4u + (row) % 4u];
 }
 `,
         entryPoint: "main",
@@ -978,7 +978,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,512], strides [512, 1] in %148#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.0
+//   W      [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.0
 //   norm_w [512], strides [1] in weight:backbone.layers.0
 //   y      [L,2048], strides [2048, 1] in %149#0 (written)
 //
@@ -1092,22 +1092,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -1417,7 +1417,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1024], strides [1024, 1] in %153#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.0
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.0
 //   y [L,64], strides [64, 1] in %154#0 (written)
 //
 // threads:
@@ -1469,22 +1469,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+      let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+      let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+      let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+      let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -1992,7 +1992,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %158#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.0
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.0
 //   residual [L,512], strides [512, 1] in %148#0
 //   y        [L,512], strides [512, 1] in %159#0 (written)
 //
@@ -2046,22 +2046,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+      let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+      let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+      let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+      let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -2234,7 +2234,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,512], strides [512, 1] in %159#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.1
+//   W      [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.1
 //   norm_w [512], strides [1] in weight:backbone.layers.1
 //   y      [L,2048], strides [2048, 1] in %160#0 (written)
 //
@@ -2348,22 +2348,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -2673,7 +2673,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1024], strides [1024, 1] in %164#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.1
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.1
 //   y [L,64], strides [64, 1] in %165#0 (written)
 //
 // threads:
@@ -2725,22 +2725,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+      let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+      let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+      let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+      let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3248,7 +3248,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %169#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.1
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.1
 //   residual [L,512], strides [512, 1] in %159#0
 //   y        [L,512], strides [512, 1] in %170#0 (written)
 //
@@ -3302,22 +3302,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+      let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+      let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+      let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+      let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3490,7 +3490,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,512], strides [512, 1] in %170#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.2
+//   W      [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.2
 //   norm_w [512], strides [1] in weight:backbone.layers.2
 //   y      [L,2048], strides [2048, 1] in %171#0 (written)
 //
@@ -3604,22 +3604,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3929,7 +3929,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1024], strides [1024, 1] in %175#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.2
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.2
 //   y [L,64], strides [64, 1] in %176#0 (written)
 //
 // threads:
@@ -3981,22 +3981,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+      let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+      let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+      let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+      let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -4504,7 +4504,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %180#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.2
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.2
 //   residual [L,512], strides [512, 1] in %170#0
 //   y        [L,512], strides [512, 1] in %181#0 (written)
 //
@@ -4558,22 +4558,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+      let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+      let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+      let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+      let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -4746,7 +4746,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,512], strides [512, 1] in %181#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.3
+//   W      [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.3
 //   norm_w [512], strides [1] in weight:backbone.layers.3
 //   y      [L,2048], strides [2048, 1] in %182#0 (written)
 //
@@ -4860,22 +4860,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5185,7 +5185,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1024], strides [1024, 1] in %186#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.3
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.3
 //   y [L,64], strides [64, 1] in %187#0 (written)
 //
 // threads:
@@ -5237,22 +5237,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+      let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+      let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+      let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+      let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5760,7 +5760,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %191#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.3
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.3
 //   residual [L,512], strides [512, 1] in %181#0
 //   y        [L,512], strides [512, 1] in %192#0 (written)
 //
@@ -5814,22 +5814,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+      let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+      let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+      let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+      let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6002,7 +6002,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,512], strides [512, 1] in %192#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.4
+//   W      [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.4
 //   norm_w [512], strides [1] in weight:backbone.layers.4
 //   y      [L,2048], strides [2048, 1] in %193#0 (written)
 //
@@ -6116,22 +6116,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6441,7 +6441,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1024], strides [1024, 1] in %197#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.4
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.4
 //   y [L,64], strides [64, 1] in %198#0 (written)
 //
 // threads:
@@ -6493,22 +6493,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+      let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+      let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+      let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+      let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -7016,7 +7016,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %202#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.4
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.4
 //   residual [L,512], strides [512, 1] in %192#0
 //   y        [L,512], strides [512, 1] in %203#0 (written)
 //
@@ -7070,22 +7070,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+      let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+      let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+      let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+      let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -7258,7 +7258,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,512], strides [512, 1] in %203#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.5
+//   W      [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.5
 //   norm_w [512], strides [1] in weight:backbone.layers.5
 //   y      [L,2048], strides [2048, 1] in %204#0 (written)
 //
@@ -7372,22 +7372,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -7697,7 +7697,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1024], strides [1024, 1] in %208#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.5
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.5
 //   y [L,64], strides [64, 1] in %209#0 (written)
 //
 // threads:
@@ -7749,22 +7749,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+      let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+      let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+      let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+      let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8272,7 +8272,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %213#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.5
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.5
 //   residual [L,512], strides [512, 1] in %203#0
 //   y        [L,512], strides [512, 1] in %214#0 (written)
 //
@@ -8326,22 +8326,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+      let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+      let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+      let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+      let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8514,7 +8514,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,512], strides [512, 1] in %214#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.6
+//   W      [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.6
 //   norm_w [512], strides [1] in weight:backbone.layers.6
 //   y      [L,2048], strides [2048, 1] in %215#0 (written)
 //
@@ -8628,22 +8628,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8953,7 +8953,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1024], strides [1024, 1] in %219#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.6
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.6
 //   y [L,64], strides [64, 1] in %220#0 (written)
 //
 // threads:
@@ -9005,22 +9005,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+      let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+      let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+      let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+      let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -9528,7 +9528,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %224#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.6
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.6
 //   residual [L,512], strides [512, 1] in %214#0
 //   y        [L,512], strides [512, 1] in %225#0 (written)
 //
@@ -9582,22 +9582,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+      let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+      let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+      let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+      let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -9770,7 +9770,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,512], strides [512, 1] in %225#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.7
+//   W      [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.7
 //   norm_w [512], strides [1] in weight:backbone.layers.7
 //   y      [L,2048], strides [2048, 1] in %226#0 (written)
 //
@@ -9884,22 +9884,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -10209,7 +10209,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1024], strides [1024, 1] in %230#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.7
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.7
 //   y [L,64], strides [64, 1] in %231#0 (written)
 //
 // threads:
@@ -10261,22 +10261,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+      let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+      let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+      let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+      let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -10784,7 +10784,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %235#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.7
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.7
 //   residual [L,512], strides [512, 1] in %225#0
 //   y        [L,512], strides [512, 1] in %236#0 (written)
 //
@@ -10838,22 +10838,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+      let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+      let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+      let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+      let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -11026,7 +11026,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,512], strides [512, 1] in %236#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.8
+//   W      [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.8
 //   norm_w [512], strides [1] in weight:backbone.layers.8
 //   y      [L,2048], strides [2048, 1] in %237#0 (written)
 //
@@ -11140,22 +11140,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -11465,7 +11465,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1024], strides [1024, 1] in %241#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.8
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.8
 //   y [L,64], strides [64, 1] in %242#0 (written)
 //
 // threads:
@@ -11517,22 +11517,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+      let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+      let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+      let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+      let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12040,7 +12040,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %246#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.8
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.8
 //   residual [L,512], strides [512, 1] in %236#0
 //   y        [L,512], strides [512, 1] in %247#0 (written)
 //
@@ -12094,22 +12094,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+      let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+      let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+      let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+      let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12282,7 +12282,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,512], strides [512, 1] in %247#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.9
+//   W      [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.9
 //   norm_w [512], strides [1] in weight:backbone.layers.9
 //   y      [L,2048], strides [2048, 1] in %248#0 (written)
 //
@@ -12396,22 +12396,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12721,7 +12721,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1024], strides [1024, 1] in %252#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.9
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.9
 //   y [L,64], strides [64, 1] in %253#0 (written)
 //
 // threads:
@@ -12773,22 +12773,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+      let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+      let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+      let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+      let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -13296,7 +13296,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %257#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.9
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.9
 //   residual [L,512], strides [512, 1] in %247#0
 //   y        [L,512], strides [512, 1] in %258#0 (written)
 //
@@ -13350,22 +13350,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+      let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+      let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+      let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+      let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -13538,7 +13538,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,512], strides [512, 1] in %258#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.10
+//   W      [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.10
 //   norm_w [512], strides [1] in weight:backbone.layers.10
 //   y      [L,2048], strides [2048, 1] in %259#0 (written)
 //
@@ -13652,22 +13652,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -13977,7 +13977,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1024], strides [1024, 1] in %263#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.10
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.10
 //   y [L,64], strides [64, 1] in %264#0 (written)
 //
 // threads:
@@ -14029,22 +14029,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+      let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+      let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+      let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+      let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -14552,7 +14552,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %268#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.10
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.10
 //   residual [L,512], strides [512, 1] in %258#0
 //   y        [L,512], strides [512, 1] in %269#0 (written)
 //
@@ -14606,22 +14606,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+      let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+      let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+      let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+      let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -14794,7 +14794,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,512], strides [512, 1] in %269#0
-//   W      [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.11
+//   W      [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.11
 //   norm_w [512], strides [1] in weight:backbone.layers.11
 //   y      [L,2048], strides [2048, 1] in %270#0 (written)
 //
@@ -14908,22 +14908,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -15233,7 +15233,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,1024], strides [1024, 1] in %274#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.11
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.11
 //   y [L,64], strides [64, 1] in %275#0 (written)
 //
 // threads:
@@ -15285,22 +15285,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+      let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+      let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+      let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+      let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -15808,7 +15808,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %279#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.11
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.11
 //   residual [L,512], strides [512, 1] in %269#0
 //   y        [L,512], strides [512, 1] in %280#0 (written)
 //
@@ -15862,22 +15862,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+      let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+      let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+      let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+      let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -16047,7 +16047,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,512], strides [512, 1] in %280#0
-//   W      [256,512], strides [512, 1] in weight:backbone.embeddings.weight
+//   W      [256,512], strides [512, 1], rows in quads of 16-byte units in weight:backbone.embeddings.weight
 //   norm_w [512], strides [1] in weight:backbone.norm_f.weight
 //   y      [L,256], strides [256, 1] in output:logits (written)
 //
@@ -16162,22 +16162,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)] * norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)] * norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)] * norm_w[(k)];
-      let w0_0 = W[(min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -16769,7 +16769,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [1], strides [1] in input:tokens
-//   table [256,512], strides [512, 1] in weight:backbone.embeddings.weight
+//   table [256,512], strides [512, 1], rows in quads of 16-byte units in weight:backbone.embeddings.weight
 //   y     [1,512], strides [512, 1] in %148#0 (written)
 //
 // threads:
@@ -16789,7 +16789,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let ir = f;
   let i1 = ir;
   let row = min(u32(ids[0u]), 255u);
-  y[(i1)] = table[(row) * 128u + (i1)];
+  y[(i1)] = table[((row) / 4u * 128u + (i1)) * 4u + (row) % 4u];
 }
 `,
         entryPoint: "main",
@@ -16852,7 +16852,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,512], strides [512, 1] in %148#0
-//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.0
+//   W          [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.0
 //   norm_w     [512], strides [1] in weight:backbone.layers.0
 //   y          [1,2048], strides [2048, 1] in %150#0 (written)
 //   conv_state [1024,4], strides [4, 1] in state:layers.0.conv
@@ -16926,13 +16926,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -17077,7 +17077,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1024], strides [2048, 1] in %150#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.0
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.0
 //   y [1,64], strides [64, 1] in %153#0 (written)
 //
 // threads:
@@ -17117,13 +17117,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -17392,7 +17392,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %157#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.0
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.0
 //   residual [1,512], strides [512, 1] in %148#0
 //   y        [1,512], strides [512, 1] in %158#0 (written)
 //
@@ -17434,13 +17434,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -17550,7 +17550,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,512], strides [512, 1] in %158#0
-//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.1
+//   W          [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.1
 //   norm_w     [512], strides [1] in weight:backbone.layers.1
 //   y          [1,2048], strides [2048, 1] in %160#0 (written)
 //   conv_state [1024,4], strides [4, 1] in state:layers.1.conv
@@ -17624,13 +17624,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -17775,7 +17775,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1024], strides [2048, 1] in %160#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.1
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.1
 //   y [1,64], strides [64, 1] in %163#0 (written)
 //
 // threads:
@@ -17815,13 +17815,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -18090,7 +18090,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %167#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.1
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.1
 //   residual [1,512], strides [512, 1] in %158#0
 //   y        [1,512], strides [512, 1] in %168#0 (written)
 //
@@ -18132,13 +18132,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -18248,7 +18248,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,512], strides [512, 1] in %168#0
-//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.2
+//   W          [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.2
 //   norm_w     [512], strides [1] in weight:backbone.layers.2
 //   y          [1,2048], strides [2048, 1] in %170#0 (written)
 //   conv_state [1024,4], strides [4, 1] in state:layers.2.conv
@@ -18322,13 +18322,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -18473,7 +18473,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1024], strides [2048, 1] in %170#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.2
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.2
 //   y [1,64], strides [64, 1] in %173#0 (written)
 //
 // threads:
@@ -18513,13 +18513,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -18788,7 +18788,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %177#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.2
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.2
 //   residual [1,512], strides [512, 1] in %168#0
 //   y        [1,512], strides [512, 1] in %178#0 (written)
 //
@@ -18830,13 +18830,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -18946,7 +18946,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,512], strides [512, 1] in %178#0
-//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.3
+//   W          [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.3
 //   norm_w     [512], strides [1] in weight:backbone.layers.3
 //   y          [1,2048], strides [2048, 1] in %180#0 (written)
 //   conv_state [1024,4], strides [4, 1] in state:layers.3.conv
@@ -19020,13 +19020,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -19171,7 +19171,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1024], strides [2048, 1] in %180#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.3
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.3
 //   y [1,64], strides [64, 1] in %183#0 (written)
 //
 // threads:
@@ -19211,13 +19211,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -19486,7 +19486,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %187#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.3
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.3
 //   residual [1,512], strides [512, 1] in %178#0
 //   y        [1,512], strides [512, 1] in %188#0 (written)
 //
@@ -19528,13 +19528,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -19644,7 +19644,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,512], strides [512, 1] in %188#0
-//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.4
+//   W          [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.4
 //   norm_w     [512], strides [1] in weight:backbone.layers.4
 //   y          [1,2048], strides [2048, 1] in %190#0 (written)
 //   conv_state [1024,4], strides [4, 1] in state:layers.4.conv
@@ -19718,13 +19718,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -19869,7 +19869,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1024], strides [2048, 1] in %190#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.4
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.4
 //   y [1,64], strides [64, 1] in %193#0 (written)
 //
 // threads:
@@ -19909,13 +19909,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -20184,7 +20184,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %197#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.4
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.4
 //   residual [1,512], strides [512, 1] in %188#0
 //   y        [1,512], strides [512, 1] in %198#0 (written)
 //
@@ -20226,13 +20226,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -20342,7 +20342,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,512], strides [512, 1] in %198#0
-//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.5
+//   W          [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.5
 //   norm_w     [512], strides [1] in weight:backbone.layers.5
 //   y          [1,2048], strides [2048, 1] in %200#0 (written)
 //   conv_state [1024,4], strides [4, 1] in state:layers.5.conv
@@ -20416,13 +20416,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -20567,7 +20567,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1024], strides [2048, 1] in %200#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.5
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.5
 //   y [1,64], strides [64, 1] in %203#0 (written)
 //
 // threads:
@@ -20607,13 +20607,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -20882,7 +20882,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %207#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.5
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.5
 //   residual [1,512], strides [512, 1] in %198#0
 //   y        [1,512], strides [512, 1] in %208#0 (written)
 //
@@ -20924,13 +20924,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -21040,7 +21040,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,512], strides [512, 1] in %208#0
-//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.6
+//   W          [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.6
 //   norm_w     [512], strides [1] in weight:backbone.layers.6
 //   y          [1,2048], strides [2048, 1] in %210#0 (written)
 //   conv_state [1024,4], strides [4, 1] in state:layers.6.conv
@@ -21114,13 +21114,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -21265,7 +21265,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1024], strides [2048, 1] in %210#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.6
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.6
 //   y [1,64], strides [64, 1] in %213#0 (written)
 //
 // threads:
@@ -21305,13 +21305,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -21580,7 +21580,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %217#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.6
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.6
 //   residual [1,512], strides [512, 1] in %208#0
 //   y        [1,512], strides [512, 1] in %218#0 (written)
 //
@@ -21622,13 +21622,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -21738,7 +21738,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,512], strides [512, 1] in %218#0
-//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.7
+//   W          [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.7
 //   norm_w     [512], strides [1] in weight:backbone.layers.7
 //   y          [1,2048], strides [2048, 1] in %220#0 (written)
 //   conv_state [1024,4], strides [4, 1] in state:layers.7.conv
@@ -21812,13 +21812,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -21963,7 +21963,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1024], strides [2048, 1] in %220#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.7
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.7
 //   y [1,64], strides [64, 1] in %223#0 (written)
 //
 // threads:
@@ -22003,13 +22003,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -22278,7 +22278,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %227#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.7
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.7
 //   residual [1,512], strides [512, 1] in %218#0
 //   y        [1,512], strides [512, 1] in %228#0 (written)
 //
@@ -22320,13 +22320,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -22436,7 +22436,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,512], strides [512, 1] in %228#0
-//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.8
+//   W          [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.8
 //   norm_w     [512], strides [1] in weight:backbone.layers.8
 //   y          [1,2048], strides [2048, 1] in %230#0 (written)
 //   conv_state [1024,4], strides [4, 1] in state:layers.8.conv
@@ -22510,13 +22510,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -22661,7 +22661,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1024], strides [2048, 1] in %230#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.8
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.8
 //   y [1,64], strides [64, 1] in %233#0 (written)
 //
 // threads:
@@ -22701,13 +22701,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -22976,7 +22976,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %237#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.8
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.8
 //   residual [1,512], strides [512, 1] in %228#0
 //   y        [1,512], strides [512, 1] in %238#0 (written)
 //
@@ -23018,13 +23018,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -23134,7 +23134,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,512], strides [512, 1] in %238#0
-//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.9
+//   W          [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.9
 //   norm_w     [512], strides [1] in weight:backbone.layers.9
 //   y          [1,2048], strides [2048, 1] in %240#0 (written)
 //   conv_state [1024,4], strides [4, 1] in state:layers.9.conv
@@ -23208,13 +23208,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -23359,7 +23359,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1024], strides [2048, 1] in %240#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.9
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.9
 //   y [1,64], strides [64, 1] in %243#0 (written)
 //
 // threads:
@@ -23399,13 +23399,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -23674,7 +23674,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %247#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.9
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.9
 //   residual [1,512], strides [512, 1] in %238#0
 //   y        [1,512], strides [512, 1] in %248#0 (written)
 //
@@ -23716,13 +23716,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -23832,7 +23832,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,512], strides [512, 1] in %248#0
-//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.10
+//   W          [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.10
 //   norm_w     [512], strides [1] in weight:backbone.layers.10
 //   y          [1,2048], strides [2048, 1] in %250#0 (written)
 //   conv_state [1024,4], strides [4, 1] in state:layers.10.conv
@@ -23906,13 +23906,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -24057,7 +24057,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1024], strides [2048, 1] in %250#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.10
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.10
 //   y [1,64], strides [64, 1] in %253#0 (written)
 //
 // threads:
@@ -24097,13 +24097,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -24372,7 +24372,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %257#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.10
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.10
 //   residual [1,512], strides [512, 1] in %248#0
 //   y        [1,512], strides [512, 1] in %258#0 (written)
 //
@@ -24414,13 +24414,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -24530,7 +24530,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,512], strides [512, 1] in %258#0
-//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.11
+//   W          [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.11
 //   norm_w     [512], strides [1] in weight:backbone.layers.11
 //   y          [1,2048], strides [2048, 1] in %260#0 (written)
 //   conv_state [1024,4], strides [4, 1] in state:layers.11.conv
@@ -24604,13 +24604,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -24755,7 +24755,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1024], strides [2048, 1] in %260#0
-//   W [64,1024] at offset 1054208, strides [1024, 1] in weight:backbone.layers.11
+//   W [64,1024] at offset 1054208, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.11
 //   y [1,64], strides [64, 1] in %263#0 (written)
 //
 // threads:
@@ -24795,13 +24795,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[263552u + (min(c0, 63u)) * 256u + (k)];
+          let w0_0 = W[263552u + ((min(c0, 60u)) / 4u * 256u + (k)) * 4u + (min(c0, 60u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[263552u + (min(c0 + 1u, 63u)) * 256u + (k)];
+          let w0_1 = W[263552u + ((min(c0, 60u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[263552u + (min(c0 + 2u, 63u)) * 256u + (k)];
+          let w0_2 = W[263552u + ((min(c0, 60u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[263552u + (min(c0 + 3u, 63u)) * 256u + (k)];
+          let w0_3 = W[263552u + ((min(c0, 60u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -25070,7 +25070,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %267#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.11
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.11
 //   residual [1,512], strides [512, 1] in %258#0
 //   y        [1,512], strides [512, 1] in %268#0 (written)
 //
@@ -25112,13 +25112,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -25224,7 +25224,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,512], strides [512, 1] in %268#0
-//   W      [256,512], strides [512, 1] in weight:backbone.embeddings.weight
+//   W      [256,512], strides [512, 1], rows in quads of 16-byte units in weight:backbone.embeddings.weight
 //   norm_w [512], strides [1] in weight:backbone.norm_f.weight
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
@@ -25290,13 +25290,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W[(min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

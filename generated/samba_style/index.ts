@@ -113,7 +113,7 @@ export type Weights = ShapedWeights<WeightShapes>;
 /** The compiled model samba_style: its kernels in dispatch order with their WGSL, buffers, weights and their layout, the limits it needs. */
 export const artifact = {
   format: "hybridc-artifact",
-  version: 2,
+  version: 3,
   hybridc: "0.1.0",
   source: "samba-style.hyb",
   model: "samba_style",
@@ -532,7 +532,7 @@ export const artifact = {
       key: "weight:model.embed_tokens.weight",
       dtype: "f32",
       elements: 65536,
-      tensors: [{ name: "model.embed_tokens.weight", offset: 0, shape: [256, 256] }],
+      tensors: [{ name: "model.embed_tokens.weight", offset: 0, shape: [256, 256], quads: true }],
     },
     {
       key: "weight:model.layers.0",
@@ -540,19 +540,19 @@ export const artifact = {
       elements: 1224704,
       tensors: [
         { name: "model.layers.0.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.0.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.0.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.0.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.0.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.0.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.0.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.0.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.0.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.0.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.0.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.0.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.0.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.0.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.0.feed_forward.gate_proj.weight", offset: 438272, shape: [1024, 256] },
-        { name: "model.layers.0.feed_forward.up_proj.weight", offset: 700416, shape: [1024, 256] },
-        { name: "model.layers.0.feed_forward.down_proj.weight", offset: 962560, shape: [256, 1024] },
+        { name: "model.layers.0.feed_forward.gate_proj.weight", offset: 438272, shape: [1024, 256], quads: true },
+        { name: "model.layers.0.feed_forward.up_proj.weight", offset: 700416, shape: [1024, 256], quads: true },
+        { name: "model.layers.0.feed_forward.down_proj.weight", offset: 962560, shape: [256, 1024], quads: true },
       ],
     },
     {
@@ -561,14 +561,14 @@ export const artifact = {
       elements: 950784,
       tensors: [
         { name: "model.layers.1.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.1.self_attn.q_proj.weight", offset: 256, shape: [256, 256] },
-        { name: "model.layers.1.self_attn.k_proj.weight", offset: 65792, shape: [64, 256] },
-        { name: "model.layers.1.self_attn.v_proj.weight", offset: 82176, shape: [64, 256] },
-        { name: "model.layers.1.self_attn.o_proj.weight", offset: 98560, shape: [256, 256] },
+        { name: "model.layers.1.self_attn.q_proj.weight", offset: 256, shape: [256, 256], quads: true },
+        { name: "model.layers.1.self_attn.k_proj.weight", offset: 65792, shape: [64, 256], quads: true },
+        { name: "model.layers.1.self_attn.v_proj.weight", offset: 82176, shape: [64, 256], quads: true },
+        { name: "model.layers.1.self_attn.o_proj.weight", offset: 98560, shape: [256, 256], quads: true },
         { name: "model.layers.1.pre_ff_layernorm.weight", offset: 164096, shape: [256] },
-        { name: "model.layers.1.feed_forward.gate_proj.weight", offset: 164352, shape: [1024, 256] },
-        { name: "model.layers.1.feed_forward.up_proj.weight", offset: 426496, shape: [1024, 256] },
-        { name: "model.layers.1.feed_forward.down_proj.weight", offset: 688640, shape: [256, 1024] },
+        { name: "model.layers.1.feed_forward.gate_proj.weight", offset: 164352, shape: [1024, 256], quads: true },
+        { name: "model.layers.1.feed_forward.up_proj.weight", offset: 426496, shape: [1024, 256], quads: true },
+        { name: "model.layers.1.feed_forward.down_proj.weight", offset: 688640, shape: [256, 1024], quads: true },
       ],
     },
     {
@@ -577,19 +577,19 @@ export const artifact = {
       elements: 1224704,
       tensors: [
         { name: "model.layers.2.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.2.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.2.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.2.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.2.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.2.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.2.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.2.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.2.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.2.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.2.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.2.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.2.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.2.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.2.feed_forward.gate_proj.weight", offset: 438272, shape: [1024, 256] },
-        { name: "model.layers.2.feed_forward.up_proj.weight", offset: 700416, shape: [1024, 256] },
-        { name: "model.layers.2.feed_forward.down_proj.weight", offset: 962560, shape: [256, 1024] },
+        { name: "model.layers.2.feed_forward.gate_proj.weight", offset: 438272, shape: [1024, 256], quads: true },
+        { name: "model.layers.2.feed_forward.up_proj.weight", offset: 700416, shape: [1024, 256], quads: true },
+        { name: "model.layers.2.feed_forward.down_proj.weight", offset: 962560, shape: [256, 1024], quads: true },
       ],
     },
     {
@@ -598,14 +598,14 @@ export const artifact = {
       elements: 950784,
       tensors: [
         { name: "model.layers.3.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.3.self_attn.q_proj.weight", offset: 256, shape: [256, 256] },
-        { name: "model.layers.3.self_attn.k_proj.weight", offset: 65792, shape: [64, 256] },
-        { name: "model.layers.3.self_attn.v_proj.weight", offset: 82176, shape: [64, 256] },
-        { name: "model.layers.3.self_attn.o_proj.weight", offset: 98560, shape: [256, 256] },
+        { name: "model.layers.3.self_attn.q_proj.weight", offset: 256, shape: [256, 256], quads: true },
+        { name: "model.layers.3.self_attn.k_proj.weight", offset: 65792, shape: [64, 256], quads: true },
+        { name: "model.layers.3.self_attn.v_proj.weight", offset: 82176, shape: [64, 256], quads: true },
+        { name: "model.layers.3.self_attn.o_proj.weight", offset: 98560, shape: [256, 256], quads: true },
         { name: "model.layers.3.pre_ff_layernorm.weight", offset: 164096, shape: [256] },
-        { name: "model.layers.3.feed_forward.gate_proj.weight", offset: 164352, shape: [1024, 256] },
-        { name: "model.layers.3.feed_forward.up_proj.weight", offset: 426496, shape: [1024, 256] },
-        { name: "model.layers.3.feed_forward.down_proj.weight", offset: 688640, shape: [256, 1024] },
+        { name: "model.layers.3.feed_forward.gate_proj.weight", offset: 164352, shape: [1024, 256], quads: true },
+        { name: "model.layers.3.feed_forward.up_proj.weight", offset: 426496, shape: [1024, 256], quads: true },
+        { name: "model.layers.3.feed_forward.down_proj.weight", offset: 688640, shape: [256, 1024], quads: true },
       ],
     },
     {
@@ -614,19 +614,19 @@ export const artifact = {
       elements: 1224704,
       tensors: [
         { name: "model.layers.4.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.4.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.4.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.4.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.4.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.4.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.4.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.4.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.4.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.4.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.4.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.4.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.4.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.4.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.4.feed_forward.gate_proj.weight", offset: 438272, shape: [1024, 256] },
-        { name: "model.layers.4.feed_forward.up_proj.weight", offset: 700416, shape: [1024, 256] },
-        { name: "model.layers.4.feed_forward.down_proj.weight", offset: 962560, shape: [256, 1024] },
+        { name: "model.layers.4.feed_forward.gate_proj.weight", offset: 438272, shape: [1024, 256], quads: true },
+        { name: "model.layers.4.feed_forward.up_proj.weight", offset: 700416, shape: [1024, 256], quads: true },
+        { name: "model.layers.4.feed_forward.down_proj.weight", offset: 962560, shape: [256, 1024], quads: true },
       ],
     },
     {
@@ -635,14 +635,14 @@ export const artifact = {
       elements: 950784,
       tensors: [
         { name: "model.layers.5.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.5.self_attn.q_proj.weight", offset: 256, shape: [256, 256] },
-        { name: "model.layers.5.self_attn.k_proj.weight", offset: 65792, shape: [64, 256] },
-        { name: "model.layers.5.self_attn.v_proj.weight", offset: 82176, shape: [64, 256] },
-        { name: "model.layers.5.self_attn.o_proj.weight", offset: 98560, shape: [256, 256] },
+        { name: "model.layers.5.self_attn.q_proj.weight", offset: 256, shape: [256, 256], quads: true },
+        { name: "model.layers.5.self_attn.k_proj.weight", offset: 65792, shape: [64, 256], quads: true },
+        { name: "model.layers.5.self_attn.v_proj.weight", offset: 82176, shape: [64, 256], quads: true },
+        { name: "model.layers.5.self_attn.o_proj.weight", offset: 98560, shape: [256, 256], quads: true },
         { name: "model.layers.5.pre_ff_layernorm.weight", offset: 164096, shape: [256] },
-        { name: "model.layers.5.feed_forward.gate_proj.weight", offset: 164352, shape: [1024, 256] },
-        { name: "model.layers.5.feed_forward.up_proj.weight", offset: 426496, shape: [1024, 256] },
-        { name: "model.layers.5.feed_forward.down_proj.weight", offset: 688640, shape: [256, 1024] },
+        { name: "model.layers.5.feed_forward.gate_proj.weight", offset: 164352, shape: [1024, 256], quads: true },
+        { name: "model.layers.5.feed_forward.up_proj.weight", offset: 426496, shape: [1024, 256], quads: true },
+        { name: "model.layers.5.feed_forward.down_proj.weight", offset: 688640, shape: [256, 1024], quads: true },
       ],
     },
     {
@@ -651,19 +651,19 @@ export const artifact = {
       elements: 1224704,
       tensors: [
         { name: "model.layers.6.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.6.mamba.in_proj.weight", offset: 256, shape: [1024, 256] },
+        { name: "model.layers.6.mamba.in_proj.weight", offset: 256, shape: [1024, 256], quads: true },
         { name: "model.layers.6.mamba.conv1d.weight", offset: 262400, shape: [512, 1, 4] },
         { name: "model.layers.6.mamba.conv1d.bias", offset: 264448, shape: [512] },
-        { name: "model.layers.6.mamba.x_proj.weight", offset: 264960, shape: [48, 512] },
+        { name: "model.layers.6.mamba.x_proj.weight", offset: 264960, shape: [48, 512], quads: true },
         { name: "model.layers.6.mamba.dt_proj.weight", offset: 289536, shape: [512, 16] },
         { name: "model.layers.6.mamba.dt_proj.bias", offset: 297728, shape: [512] },
         { name: "model.layers.6.mamba.A_log", offset: 298240, shape: [512, 16] },
         { name: "model.layers.6.mamba.D", offset: 306432, shape: [512] },
-        { name: "model.layers.6.mamba.out_proj.weight", offset: 306944, shape: [256, 512] },
+        { name: "model.layers.6.mamba.out_proj.weight", offset: 306944, shape: [256, 512], quads: true },
         { name: "model.layers.6.pre_ff_layernorm.weight", offset: 438016, shape: [256] },
-        { name: "model.layers.6.feed_forward.gate_proj.weight", offset: 438272, shape: [1024, 256] },
-        { name: "model.layers.6.feed_forward.up_proj.weight", offset: 700416, shape: [1024, 256] },
-        { name: "model.layers.6.feed_forward.down_proj.weight", offset: 962560, shape: [256, 1024] },
+        { name: "model.layers.6.feed_forward.gate_proj.weight", offset: 438272, shape: [1024, 256], quads: true },
+        { name: "model.layers.6.feed_forward.up_proj.weight", offset: 700416, shape: [1024, 256], quads: true },
+        { name: "model.layers.6.feed_forward.down_proj.weight", offset: 962560, shape: [256, 1024], quads: true },
       ],
     },
     {
@@ -672,14 +672,14 @@ export const artifact = {
       elements: 950784,
       tensors: [
         { name: "model.layers.7.input_layernorm.weight", offset: 0, shape: [256] },
-        { name: "model.layers.7.self_attn.q_proj.weight", offset: 256, shape: [256, 256] },
-        { name: "model.layers.7.self_attn.k_proj.weight", offset: 65792, shape: [64, 256] },
-        { name: "model.layers.7.self_attn.v_proj.weight", offset: 82176, shape: [64, 256] },
-        { name: "model.layers.7.self_attn.o_proj.weight", offset: 98560, shape: [256, 256] },
+        { name: "model.layers.7.self_attn.q_proj.weight", offset: 256, shape: [256, 256], quads: true },
+        { name: "model.layers.7.self_attn.k_proj.weight", offset: 65792, shape: [64, 256], quads: true },
+        { name: "model.layers.7.self_attn.v_proj.weight", offset: 82176, shape: [64, 256], quads: true },
+        { name: "model.layers.7.self_attn.o_proj.weight", offset: 98560, shape: [256, 256], quads: true },
         { name: "model.layers.7.pre_ff_layernorm.weight", offset: 164096, shape: [256] },
-        { name: "model.layers.7.feed_forward.gate_proj.weight", offset: 164352, shape: [1024, 256] },
-        { name: "model.layers.7.feed_forward.up_proj.weight", offset: 426496, shape: [1024, 256] },
-        { name: "model.layers.7.feed_forward.down_proj.weight", offset: 688640, shape: [256, 1024] },
+        { name: "model.layers.7.feed_forward.gate_proj.weight", offset: 164352, shape: [1024, 256], quads: true },
+        { name: "model.layers.7.feed_forward.up_proj.weight", offset: 426496, shape: [1024, 256], quads: true },
+        { name: "model.layers.7.feed_forward.down_proj.weight", offset: 688640, shape: [256, 1024], quads: true },
       ],
     },
     {
@@ -706,7 +706,7 @@ export const artifact = {
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [L], strides [1] in input:tokens
-//   table [256,256], strides [256, 1] in weight:model.embed_tokens.weight
+//   table [256,256], strides [256, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   y     [L,256], strides [256, 1] in %112#0 (written)
 //
 // threads:
@@ -733,7 +733,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ir = ir / 64u;
   let i0 = ir;
   let row = min(u32(ids[(i0)]), 255u);
-  y[(i0) * 64u + (i1)] = table[(row) * 64u + (i1)];
+  y[(i0) * 64u + (i1)] = table[((row) / 4u * 64u + (i1)) * 4u + (row) % 4u];
 }
 `,
         entryPoint: "main",
@@ -796,7 +796,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %112#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.0
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w [256], strides [1] in weight:model.layers.0
 //   y      [L,1024], strides [1024, 1] in %113#0 (written)
 //
@@ -910,22 +910,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -1235,7 +1235,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %117#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.0
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   y [L,48], strides [48, 1] in %118#0 (written)
 //
 // threads:
@@ -1287,22 +1287,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -1778,7 +1778,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %122#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.0
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   residual [L,256], strides [256, 1] in %112#0
 //   y        [L,256], strides [256, 1] in %123#0 (written)
 //
@@ -1832,22 +1832,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -2020,8 +2020,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %123#0
-//   W0     [1024,256] at offset 438272, strides [256, 1] in weight:model.layers.0
-//   W1     [1024,256] at offset 700416, strides [256, 1] in weight:model.layers.0
+//   W0     [1024,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.0
+//   W1     [1024,256] at offset 700416, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.0
 //   y      [L,1024], strides [1024, 1] in %124#0 (written)
 //
@@ -2139,22 +2139,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[175104u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[175104u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -2276,7 +2276,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %124#0
-//   W        [256,1024] at offset 962560, strides [1024, 1] in weight:model.layers.0
+//   W        [256,1024] at offset 962560, strides [1024, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   residual [L,256], strides [256, 1] in %123#0
 //   y        [L,256], strides [256, 1] in %125#0 (written)
 //
@@ -2330,22 +2330,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
+      let w0_0 = W[240640u + ((min(c0, 252u)) / 4u * 256u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[240640u + (min(c0 + 1u, 255u)) * 256u + (k)];
+      let w0_1 = W[240640u + ((min(c0, 252u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[240640u + (min(c0 + 2u, 255u)) * 256u + (k)];
+      let w0_2 = W[240640u + ((min(c0, 252u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[240640u + (min(c0 + 3u, 255u)) * 256u + (k)];
+      let w0_3 = W[240640u + ((min(c0, 252u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -2518,9 +2518,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %125#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.1
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.1
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.1
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w [256], strides [1] in weight:model.layers.1
 //   y      [L,384], strides [384, 1] in %126#0 (written)
 //
@@ -2634,22 +2634,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -2760,22 +2760,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -2886,22 +2886,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3284,7 +3284,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,256], strides [256, 1] in %130#0
-//   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.1
+//   W        [256,256] at offset 98560, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   residual [L,256], strides [256, 1] in %125#0
 //   y        [L,256], strides [256, 1] in %131#0 (written)
 //
@@ -3338,22 +3338,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)];
-      let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W[24640u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W[24640u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W[24640u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W[24640u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -3526,8 +3526,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %131#0
-//   W0     [1024,256] at offset 164352, strides [256, 1] in weight:model.layers.1
-//   W1     [1024,256] at offset 426496, strides [256, 1] in weight:model.layers.1
+//   W0     [1024,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
+//   W1     [1024,256] at offset 426496, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.1
 //   y      [L,1024], strides [1024, 1] in %132#0 (written)
 //
@@ -3645,22 +3645,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[106624u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[106624u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -3782,7 +3782,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %132#0
-//   W        [256,1024] at offset 688640, strides [1024, 1] in weight:model.layers.1
+//   W        [256,1024] at offset 688640, strides [1024, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   residual [L,256], strides [256, 1] in %131#0
 //   y        [L,256], strides [256, 1] in %133#0 (written)
 //
@@ -3836,22 +3836,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
+      let w0_0 = W[172160u + ((min(c0, 252u)) / 4u * 256u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[172160u + (min(c0 + 1u, 255u)) * 256u + (k)];
+      let w0_1 = W[172160u + ((min(c0, 252u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[172160u + (min(c0 + 2u, 255u)) * 256u + (k)];
+      let w0_2 = W[172160u + ((min(c0, 252u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[172160u + (min(c0 + 3u, 255u)) * 256u + (k)];
+      let w0_3 = W[172160u + ((min(c0, 252u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -4024,7 +4024,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %133#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.2
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w [256], strides [1] in weight:model.layers.2
 //   y      [L,1024], strides [1024, 1] in %134#0 (written)
 //
@@ -4138,22 +4138,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -4463,7 +4463,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %138#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.2
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   y [L,48], strides [48, 1] in %139#0 (written)
 //
 // threads:
@@ -4515,22 +4515,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5006,7 +5006,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %143#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.2
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   residual [L,256], strides [256, 1] in %133#0
 //   y        [L,256], strides [256, 1] in %144#0 (written)
 //
@@ -5060,22 +5060,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5248,8 +5248,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %144#0
-//   W0     [1024,256] at offset 438272, strides [256, 1] in weight:model.layers.2
-//   W1     [1024,256] at offset 700416, strides [256, 1] in weight:model.layers.2
+//   W0     [1024,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.2
+//   W1     [1024,256] at offset 700416, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.2
 //   y      [L,1024], strides [1024, 1] in %145#0 (written)
 //
@@ -5367,22 +5367,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[175104u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[175104u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -5504,7 +5504,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %145#0
-//   W        [256,1024] at offset 962560, strides [1024, 1] in weight:model.layers.2
+//   W        [256,1024] at offset 962560, strides [1024, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   residual [L,256], strides [256, 1] in %144#0
 //   y        [L,256], strides [256, 1] in %146#0 (written)
 //
@@ -5558,22 +5558,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
+      let w0_0 = W[240640u + ((min(c0, 252u)) / 4u * 256u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[240640u + (min(c0 + 1u, 255u)) * 256u + (k)];
+      let w0_1 = W[240640u + ((min(c0, 252u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[240640u + (min(c0 + 2u, 255u)) * 256u + (k)];
+      let w0_2 = W[240640u + ((min(c0, 252u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[240640u + (min(c0 + 3u, 255u)) * 256u + (k)];
+      let w0_3 = W[240640u + ((min(c0, 252u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5746,9 +5746,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %146#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.3
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.3
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.3
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w [256], strides [1] in weight:model.layers.3
 //   y      [L,384], strides [384, 1] in %147#0 (written)
 //
@@ -5862,22 +5862,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -5988,22 +5988,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6114,22 +6114,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6512,7 +6512,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,256], strides [256, 1] in %151#0
-//   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.3
+//   W        [256,256] at offset 98560, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   residual [L,256], strides [256, 1] in %146#0
 //   y        [L,256], strides [256, 1] in %152#0 (written)
 //
@@ -6566,22 +6566,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)];
-      let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W[24640u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W[24640u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W[24640u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W[24640u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -6754,8 +6754,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %152#0
-//   W0     [1024,256] at offset 164352, strides [256, 1] in weight:model.layers.3
-//   W1     [1024,256] at offset 426496, strides [256, 1] in weight:model.layers.3
+//   W0     [1024,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W1     [1024,256] at offset 426496, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.3
 //   y      [L,1024], strides [1024, 1] in %153#0 (written)
 //
@@ -6873,22 +6873,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[106624u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[106624u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -7010,7 +7010,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %153#0
-//   W        [256,1024] at offset 688640, strides [1024, 1] in weight:model.layers.3
+//   W        [256,1024] at offset 688640, strides [1024, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   residual [L,256], strides [256, 1] in %152#0
 //   y        [L,256], strides [256, 1] in %154#0 (written)
 //
@@ -7064,22 +7064,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
+      let w0_0 = W[172160u + ((min(c0, 252u)) / 4u * 256u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[172160u + (min(c0 + 1u, 255u)) * 256u + (k)];
+      let w0_1 = W[172160u + ((min(c0, 252u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[172160u + (min(c0 + 2u, 255u)) * 256u + (k)];
+      let w0_2 = W[172160u + ((min(c0, 252u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[172160u + (min(c0 + 3u, 255u)) * 256u + (k)];
+      let w0_3 = W[172160u + ((min(c0, 252u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -7252,7 +7252,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %154#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.4
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w [256], strides [1] in weight:model.layers.4
 //   y      [L,1024], strides [1024, 1] in %155#0 (written)
 //
@@ -7366,22 +7366,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -7691,7 +7691,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %159#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.4
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   y [L,48], strides [48, 1] in %160#0 (written)
 //
 // threads:
@@ -7743,22 +7743,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8234,7 +8234,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %164#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.4
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   residual [L,256], strides [256, 1] in %154#0
 //   y        [L,256], strides [256, 1] in %165#0 (written)
 //
@@ -8288,22 +8288,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8476,8 +8476,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %165#0
-//   W0     [1024,256] at offset 438272, strides [256, 1] in weight:model.layers.4
-//   W1     [1024,256] at offset 700416, strides [256, 1] in weight:model.layers.4
+//   W0     [1024,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
+//   W1     [1024,256] at offset 700416, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.4
 //   y      [L,1024], strides [1024, 1] in %166#0 (written)
 //
@@ -8595,22 +8595,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[175104u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[175104u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -8732,7 +8732,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %166#0
-//   W        [256,1024] at offset 962560, strides [1024, 1] in weight:model.layers.4
+//   W        [256,1024] at offset 962560, strides [1024, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   residual [L,256], strides [256, 1] in %165#0
 //   y        [L,256], strides [256, 1] in %167#0 (written)
 //
@@ -8786,22 +8786,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
+      let w0_0 = W[240640u + ((min(c0, 252u)) / 4u * 256u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[240640u + (min(c0 + 1u, 255u)) * 256u + (k)];
+      let w0_1 = W[240640u + ((min(c0, 252u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[240640u + (min(c0 + 2u, 255u)) * 256u + (k)];
+      let w0_2 = W[240640u + ((min(c0, 252u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[240640u + (min(c0 + 3u, 255u)) * 256u + (k)];
+      let w0_3 = W[240640u + ((min(c0, 252u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -8974,9 +8974,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %167#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.5
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.5
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.5
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w [256], strides [1] in weight:model.layers.5
 //   y      [L,384], strides [384, 1] in %168#0 (written)
 //
@@ -9090,22 +9090,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -9216,22 +9216,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -9342,22 +9342,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -9740,7 +9740,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,256], strides [256, 1] in %172#0
-//   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.5
+//   W        [256,256] at offset 98560, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   residual [L,256], strides [256, 1] in %167#0
 //   y        [L,256], strides [256, 1] in %173#0 (written)
 //
@@ -9794,22 +9794,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)];
-      let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W[24640u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W[24640u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W[24640u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W[24640u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -9982,8 +9982,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %173#0
-//   W0     [1024,256] at offset 164352, strides [256, 1] in weight:model.layers.5
-//   W1     [1024,256] at offset 426496, strides [256, 1] in weight:model.layers.5
+//   W0     [1024,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
+//   W1     [1024,256] at offset 426496, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.5
 //   y      [L,1024], strides [1024, 1] in %174#0 (written)
 //
@@ -10101,22 +10101,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[106624u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[106624u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -10238,7 +10238,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %174#0
-//   W        [256,1024] at offset 688640, strides [1024, 1] in weight:model.layers.5
+//   W        [256,1024] at offset 688640, strides [1024, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   residual [L,256], strides [256, 1] in %173#0
 //   y        [L,256], strides [256, 1] in %175#0 (written)
 //
@@ -10292,22 +10292,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
+      let w0_0 = W[172160u + ((min(c0, 252u)) / 4u * 256u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[172160u + (min(c0 + 1u, 255u)) * 256u + (k)];
+      let w0_1 = W[172160u + ((min(c0, 252u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[172160u + (min(c0 + 2u, 255u)) * 256u + (k)];
+      let w0_2 = W[172160u + ((min(c0, 252u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[172160u + (min(c0 + 3u, 255u)) * 256u + (k)];
+      let w0_3 = W[172160u + ((min(c0, 252u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -10480,7 +10480,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %175#0
-//   W      [1024,256] at offset 256, strides [256, 1] in weight:model.layers.6
+//   W      [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w [256], strides [1] in weight:model.layers.6
 //   y      [L,1024], strides [1024, 1] in %176#0 (written)
 //
@@ -10594,22 +10594,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -10919,7 +10919,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [L,512], strides [512, 1] in %180#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.6
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   y [L,48], strides [48, 1] in %181#0 (written)
 //
 // threads:
@@ -10971,22 +10971,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+      let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+      let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+      let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+      let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -11462,7 +11462,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,512], strides [512, 1] in %185#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.6
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   residual [L,256], strides [256, 1] in %175#0
 //   y        [L,256], strides [256, 1] in %186#0 (written)
 //
@@ -11516,22 +11516,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 128u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 128u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 128u + (k)];
-      let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -11704,8 +11704,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %186#0
-//   W0     [1024,256] at offset 438272, strides [256, 1] in weight:model.layers.6
-//   W1     [1024,256] at offset 700416, strides [256, 1] in weight:model.layers.6
+//   W0     [1024,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.6
+//   W1     [1024,256] at offset 700416, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.6
 //   y      [L,1024], strides [1024, 1] in %187#0 (written)
 //
@@ -11823,22 +11823,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[175104u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[175104u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -11960,7 +11960,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %187#0
-//   W        [256,1024] at offset 962560, strides [1024, 1] in weight:model.layers.6
+//   W        [256,1024] at offset 962560, strides [1024, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   residual [L,256], strides [256, 1] in %186#0
 //   y        [L,256], strides [256, 1] in %188#0 (written)
 //
@@ -12014,22 +12014,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
+      let w0_0 = W[240640u + ((min(c0, 252u)) / 4u * 256u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[240640u + (min(c0 + 1u, 255u)) * 256u + (k)];
+      let w0_1 = W[240640u + ((min(c0, 252u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[240640u + (min(c0 + 2u, 255u)) * 256u + (k)];
+      let w0_2 = W[240640u + ((min(c0, 252u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[240640u + (min(c0 + 3u, 255u)) * 256u + (k)];
+      let w0_3 = W[240640u + ((min(c0, 252u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12202,9 +12202,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %188#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.7
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.7
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.7
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w [256], strides [1] in weight:model.layers.7
 //   y      [L,384], strides [384, 1] in %189#0 (written)
 //
@@ -12318,22 +12318,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12444,22 +12444,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12570,22 +12570,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -12968,7 +12968,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,256], strides [256, 1] in %193#0
-//   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.7
+//   W        [256,256] at offset 98560, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   residual [L,256], strides [256, 1] in %188#0
 //   y        [L,256], strides [256, 1] in %194#0 (written)
 //
@@ -13022,22 +13022,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)];
-      let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W[24640u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W[24640u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W[24640u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W[24640u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -13210,8 +13210,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %194#0
-//   W0     [1024,256] at offset 164352, strides [256, 1] in weight:model.layers.7
-//   W1     [1024,256] at offset 426496, strides [256, 1] in weight:model.layers.7
+//   W0     [1024,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W1     [1024,256] at offset 426496, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.7
 //   y      [L,1024], strides [1024, 1] in %195#0 (written)
 //
@@ -13329,22 +13329,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[106624u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[106624u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);
@@ -13466,7 +13466,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1024], strides [1024, 1] in %195#0
-//   W        [256,1024] at offset 688640, strides [1024, 1] in weight:model.layers.7
+//   W        [256,1024] at offset 688640, strides [1024, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   residual [L,256], strides [256, 1] in %194#0
 //   y        [L,256], strides [256, 1] in %196#0 (written)
 //
@@ -13520,22 +13520,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 256u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 256u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 256u + (k)];
-      let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
+      let w0_0 = W[172160u + ((min(c0, 252u)) / 4u * 256u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[172160u + (min(c0 + 1u, 255u)) * 256u + (k)];
+      let w0_1 = W[172160u + ((min(c0, 252u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[172160u + (min(c0 + 2u, 255u)) * 256u + (k)];
+      let w0_2 = W[172160u + ((min(c0, 252u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[172160u + (min(c0 + 3u, 255u)) * 256u + (k)];
+      let w0_3 = W[172160u + ((min(c0, 252u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -13705,7 +13705,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %196#0
-//   W      [256,256], strides [256, 1] in weight:model.embed_tokens.weight
+//   W      [256,256], strides [256, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   norm_w [256], strides [1] in weight:model.final_layernorm.weight
 //   y      [L,256], strides [256, 1] in output:logits (written)
 //
@@ -13820,22 +13820,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * norm_w[(k)];
-      let w0_0 = W[(min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W[((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W[((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W[((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W[((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -14315,7 +14315,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [1], strides [1] in input:tokens
-//   table [256,256], strides [256, 1] in weight:model.embed_tokens.weight
+//   table [256,256], strides [256, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   y     [1,256], strides [256, 1] in %112#0 (written)
 //
 // threads:
@@ -14335,7 +14335,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let ir = f;
   let i1 = ir;
   let row = min(u32(ids[0u]), 255u);
-  y[(i1)] = table[(row) * 64u + (i1)];
+  y[(i1)] = table[((row) / 4u * 64u + (i1)) * 4u + (row) % 4u];
 }
 `,
         entryPoint: "main",
@@ -14398,7 +14398,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %112#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.0
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w     [256], strides [1] in weight:model.layers.0
 //   y          [1,1024], strides [1024, 1] in %114#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.0.conv
@@ -14472,13 +14472,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -14623,7 +14623,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %114#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.0
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   y [1,48], strides [48, 1] in %117#0 (written)
 //
 // threads:
@@ -14663,13 +14663,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -14930,7 +14930,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %121#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.0
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   residual [1,256], strides [256, 1] in %112#0
 //   y        [1,256], strides [256, 1] in %122#0 (written)
 //
@@ -14972,13 +14972,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -15087,8 +15087,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %122#0
-//   W0     [1024,256] at offset 438272, strides [256, 1] in weight:model.layers.0
-//   W1     [1024,256] at offset 700416, strides [256, 1] in weight:model.layers.0
+//   W0     [1024,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.0
+//   W1     [1024,256] at offset 700416, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.0
 //   y      [1,1024], strides [1024, 1] in %123#0 (written)
 //
@@ -15157,13 +15157,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[175104u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[175104u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -15251,7 +15251,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %123#0
-//   W        [256,1024] at offset 962560, strides [1024, 1] in weight:model.layers.0
+//   W        [256,1024] at offset 962560, strides [1024, 1], rows in quads of 16-byte units in weight:model.layers.0
 //   residual [1,256], strides [256, 1] in %122#0
 //   y        [1,256], strides [256, 1] in %124#0 (written)
 //
@@ -15293,13 +15293,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
+          let w0_0 = W[240640u + ((min(c0, 252u)) / 4u * 256u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[240640u + (min(c0 + 1u, 255u)) * 256u + (k)];
+          let w0_1 = W[240640u + ((min(c0, 252u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[240640u + (min(c0 + 2u, 255u)) * 256u + (k)];
+          let w0_2 = W[240640u + ((min(c0, 252u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[240640u + (min(c0 + 3u, 255u)) * 256u + (k)];
+          let w0_3 = W[240640u + ((min(c0, 252u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -15408,9 +15408,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %124#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.1
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.1
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.1
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w [256], strides [1] in weight:model.layers.1
 //   y      [1,384], strides [384, 1] in %125#0 (written)
 //
@@ -15475,13 +15475,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -15514,13 +15514,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -15553,13 +15553,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -15950,7 +15950,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,256], strides [256, 1] in %130#0
-//   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.1
+//   W        [256,256] at offset 98560, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   residual [1,256], strides [256, 1] in %124#0
 //   y        [1,256], strides [256, 1] in %131#0 (written)
 //
@@ -15992,13 +15992,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+          let w0_0 = W[24640u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          let w0_1 = W[24640u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          let w0_2 = W[24640u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          let w0_3 = W[24640u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -16107,8 +16107,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %131#0
-//   W0     [1024,256] at offset 164352, strides [256, 1] in weight:model.layers.1
-//   W1     [1024,256] at offset 426496, strides [256, 1] in weight:model.layers.1
+//   W0     [1024,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
+//   W1     [1024,256] at offset 426496, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.1
 //   y      [1,1024], strides [1024, 1] in %132#0 (written)
 //
@@ -16177,13 +16177,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[106624u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[106624u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -16271,7 +16271,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %132#0
-//   W        [256,1024] at offset 688640, strides [1024, 1] in weight:model.layers.1
+//   W        [256,1024] at offset 688640, strides [1024, 1], rows in quads of 16-byte units in weight:model.layers.1
 //   residual [1,256], strides [256, 1] in %131#0
 //   y        [1,256], strides [256, 1] in %133#0 (written)
 //
@@ -16313,13 +16313,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
+          let w0_0 = W[172160u + ((min(c0, 252u)) / 4u * 256u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[172160u + (min(c0 + 1u, 255u)) * 256u + (k)];
+          let w0_1 = W[172160u + ((min(c0, 252u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[172160u + (min(c0 + 2u, 255u)) * 256u + (k)];
+          let w0_2 = W[172160u + ((min(c0, 252u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[172160u + (min(c0 + 3u, 255u)) * 256u + (k)];
+          let w0_3 = W[172160u + ((min(c0, 252u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -16429,7 +16429,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %133#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.2
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w     [256], strides [1] in weight:model.layers.2
 //   y          [1,1024], strides [1024, 1] in %135#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.2.conv
@@ -16503,13 +16503,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -16654,7 +16654,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %135#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.2
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   y [1,48], strides [48, 1] in %138#0 (written)
 //
 // threads:
@@ -16694,13 +16694,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -16961,7 +16961,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %142#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.2
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   residual [1,256], strides [256, 1] in %133#0
 //   y        [1,256], strides [256, 1] in %143#0 (written)
 //
@@ -17003,13 +17003,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -17118,8 +17118,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %143#0
-//   W0     [1024,256] at offset 438272, strides [256, 1] in weight:model.layers.2
-//   W1     [1024,256] at offset 700416, strides [256, 1] in weight:model.layers.2
+//   W0     [1024,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.2
+//   W1     [1024,256] at offset 700416, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.2
 //   y      [1,1024], strides [1024, 1] in %144#0 (written)
 //
@@ -17188,13 +17188,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[175104u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[175104u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -17282,7 +17282,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %144#0
-//   W        [256,1024] at offset 962560, strides [1024, 1] in weight:model.layers.2
+//   W        [256,1024] at offset 962560, strides [1024, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   residual [1,256], strides [256, 1] in %143#0
 //   y        [1,256], strides [256, 1] in %145#0 (written)
 //
@@ -17324,13 +17324,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
+          let w0_0 = W[240640u + ((min(c0, 252u)) / 4u * 256u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[240640u + (min(c0 + 1u, 255u)) * 256u + (k)];
+          let w0_1 = W[240640u + ((min(c0, 252u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[240640u + (min(c0 + 2u, 255u)) * 256u + (k)];
+          let w0_2 = W[240640u + ((min(c0, 252u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[240640u + (min(c0 + 3u, 255u)) * 256u + (k)];
+          let w0_3 = W[240640u + ((min(c0, 252u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -17439,9 +17439,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %145#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.3
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.3
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.3
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w [256], strides [1] in weight:model.layers.3
 //   y      [1,384], strides [384, 1] in %146#0 (written)
 //
@@ -17506,13 +17506,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -17545,13 +17545,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -17584,13 +17584,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -17981,7 +17981,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,256], strides [256, 1] in %151#0
-//   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.3
+//   W        [256,256] at offset 98560, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   residual [1,256], strides [256, 1] in %145#0
 //   y        [1,256], strides [256, 1] in %152#0 (written)
 //
@@ -18023,13 +18023,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+          let w0_0 = W[24640u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          let w0_1 = W[24640u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          let w0_2 = W[24640u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          let w0_3 = W[24640u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -18138,8 +18138,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %152#0
-//   W0     [1024,256] at offset 164352, strides [256, 1] in weight:model.layers.3
-//   W1     [1024,256] at offset 426496, strides [256, 1] in weight:model.layers.3
+//   W0     [1024,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W1     [1024,256] at offset 426496, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.3
 //   y      [1,1024], strides [1024, 1] in %153#0 (written)
 //
@@ -18208,13 +18208,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[106624u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[106624u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -18302,7 +18302,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %153#0
-//   W        [256,1024] at offset 688640, strides [1024, 1] in weight:model.layers.3
+//   W        [256,1024] at offset 688640, strides [1024, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   residual [1,256], strides [256, 1] in %152#0
 //   y        [1,256], strides [256, 1] in %154#0 (written)
 //
@@ -18344,13 +18344,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
+          let w0_0 = W[172160u + ((min(c0, 252u)) / 4u * 256u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[172160u + (min(c0 + 1u, 255u)) * 256u + (k)];
+          let w0_1 = W[172160u + ((min(c0, 252u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[172160u + (min(c0 + 2u, 255u)) * 256u + (k)];
+          let w0_2 = W[172160u + ((min(c0, 252u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[172160u + (min(c0 + 3u, 255u)) * 256u + (k)];
+          let w0_3 = W[172160u + ((min(c0, 252u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -18460,7 +18460,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %154#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.4
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w     [256], strides [1] in weight:model.layers.4
 //   y          [1,1024], strides [1024, 1] in %156#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.4.conv
@@ -18534,13 +18534,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -18685,7 +18685,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %156#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.4
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   y [1,48], strides [48, 1] in %159#0 (written)
 //
 // threads:
@@ -18725,13 +18725,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -18992,7 +18992,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %163#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.4
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   residual [1,256], strides [256, 1] in %154#0
 //   y        [1,256], strides [256, 1] in %164#0 (written)
 //
@@ -19034,13 +19034,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -19149,8 +19149,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %164#0
-//   W0     [1024,256] at offset 438272, strides [256, 1] in weight:model.layers.4
-//   W1     [1024,256] at offset 700416, strides [256, 1] in weight:model.layers.4
+//   W0     [1024,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
+//   W1     [1024,256] at offset 700416, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.4
 //   y      [1,1024], strides [1024, 1] in %165#0 (written)
 //
@@ -19219,13 +19219,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[175104u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[175104u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -19313,7 +19313,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %165#0
-//   W        [256,1024] at offset 962560, strides [1024, 1] in weight:model.layers.4
+//   W        [256,1024] at offset 962560, strides [1024, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   residual [1,256], strides [256, 1] in %164#0
 //   y        [1,256], strides [256, 1] in %166#0 (written)
 //
@@ -19355,13 +19355,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
+          let w0_0 = W[240640u + ((min(c0, 252u)) / 4u * 256u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[240640u + (min(c0 + 1u, 255u)) * 256u + (k)];
+          let w0_1 = W[240640u + ((min(c0, 252u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[240640u + (min(c0 + 2u, 255u)) * 256u + (k)];
+          let w0_2 = W[240640u + ((min(c0, 252u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[240640u + (min(c0 + 3u, 255u)) * 256u + (k)];
+          let w0_3 = W[240640u + ((min(c0, 252u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -19470,9 +19470,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %166#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.5
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.5
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.5
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w [256], strides [1] in weight:model.layers.5
 //   y      [1,384], strides [384, 1] in %167#0 (written)
 //
@@ -19537,13 +19537,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -19576,13 +19576,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -19615,13 +19615,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -20012,7 +20012,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,256], strides [256, 1] in %172#0
-//   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.5
+//   W        [256,256] at offset 98560, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   residual [1,256], strides [256, 1] in %166#0
 //   y        [1,256], strides [256, 1] in %173#0 (written)
 //
@@ -20054,13 +20054,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+          let w0_0 = W[24640u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          let w0_1 = W[24640u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          let w0_2 = W[24640u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          let w0_3 = W[24640u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -20169,8 +20169,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %173#0
-//   W0     [1024,256] at offset 164352, strides [256, 1] in weight:model.layers.5
-//   W1     [1024,256] at offset 426496, strides [256, 1] in weight:model.layers.5
+//   W0     [1024,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
+//   W1     [1024,256] at offset 426496, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.5
 //   y      [1,1024], strides [1024, 1] in %174#0 (written)
 //
@@ -20239,13 +20239,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[106624u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[106624u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -20333,7 +20333,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %174#0
-//   W        [256,1024] at offset 688640, strides [1024, 1] in weight:model.layers.5
+//   W        [256,1024] at offset 688640, strides [1024, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   residual [1,256], strides [256, 1] in %173#0
 //   y        [1,256], strides [256, 1] in %175#0 (written)
 //
@@ -20375,13 +20375,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
+          let w0_0 = W[172160u + ((min(c0, 252u)) / 4u * 256u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[172160u + (min(c0 + 1u, 255u)) * 256u + (k)];
+          let w0_1 = W[172160u + ((min(c0, 252u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[172160u + (min(c0 + 2u, 255u)) * 256u + (k)];
+          let w0_2 = W[172160u + ((min(c0, 252u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[172160u + (min(c0 + 3u, 255u)) * 256u + (k)];
+          let w0_3 = W[172160u + ((min(c0, 252u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -20491,7 +20491,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %175#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.6
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w     [256], strides [1] in weight:model.layers.6
 //   y          [1,1024], strides [1024, 1] in %177#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.6.conv
@@ -20565,13 +20565,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -20716,7 +20716,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %177#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.6
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   y [1,48], strides [48, 1] in %180#0 (written)
 //
 // threads:
@@ -20756,13 +20756,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -21023,7 +21023,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %184#0
-//   W        [256,512] at offset 306944, strides [512, 1] in weight:model.layers.6
+//   W        [256,512] at offset 306944, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   residual [1,256], strides [256, 1] in %175#0
 //   y        [1,256], strides [256, 1] in %185#0 (written)
 //
@@ -21065,13 +21065,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[76736u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[76736u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[76736u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[76736u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[76736u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[76736u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[76736u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[76736u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -21180,8 +21180,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %185#0
-//   W0     [1024,256] at offset 438272, strides [256, 1] in weight:model.layers.6
-//   W1     [1024,256] at offset 700416, strides [256, 1] in weight:model.layers.6
+//   W0     [1024,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.6
+//   W1     [1024,256] at offset 700416, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.6
 //   y      [1,1024], strides [1024, 1] in %186#0 (written)
 //
@@ -21250,13 +21250,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[175104u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[175104u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -21344,7 +21344,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %186#0
-//   W        [256,1024] at offset 962560, strides [1024, 1] in weight:model.layers.6
+//   W        [256,1024] at offset 962560, strides [1024, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   residual [1,256], strides [256, 1] in %185#0
 //   y        [1,256], strides [256, 1] in %187#0 (written)
 //
@@ -21386,13 +21386,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[240640u + (min(c0, 255u)) * 256u + (k)];
+          let w0_0 = W[240640u + ((min(c0, 252u)) / 4u * 256u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[240640u + (min(c0 + 1u, 255u)) * 256u + (k)];
+          let w0_1 = W[240640u + ((min(c0, 252u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[240640u + (min(c0 + 2u, 255u)) * 256u + (k)];
+          let w0_2 = W[240640u + ((min(c0, 252u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[240640u + (min(c0 + 3u, 255u)) * 256u + (k)];
+          let w0_3 = W[240640u + ((min(c0, 252u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -21501,9 +21501,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %187#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.7
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.7
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.7
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w [256], strides [1] in weight:model.layers.7
 //   y      [1,384], strides [384, 1] in %188#0 (written)
 //
@@ -21568,13 +21568,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -21607,13 +21607,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -21646,13 +21646,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -22043,7 +22043,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,256], strides [256, 1] in %193#0
-//   W        [256,256] at offset 98560, strides [256, 1] in weight:model.layers.7
+//   W        [256,256] at offset 98560, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   residual [1,256], strides [256, 1] in %187#0
 //   y        [1,256], strides [256, 1] in %194#0 (written)
 //
@@ -22085,13 +22085,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 64u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[24640u + (min(c0, 255u)) * 64u + (k)];
+          let w0_0 = W[24640u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[24640u + (min(c0 + 1u, 255u)) * 64u + (k)];
+          let w0_1 = W[24640u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[24640u + (min(c0 + 2u, 255u)) * 64u + (k)];
+          let w0_2 = W[24640u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[24640u + (min(c0 + 3u, 255u)) * 64u + (k)];
+          let w0_3 = W[24640u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -22200,8 +22200,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %194#0
-//   W0     [1024,256] at offset 164352, strides [256, 1] in weight:model.layers.7
-//   W1     [1024,256] at offset 426496, strides [256, 1] in weight:model.layers.7
+//   W0     [1024,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W1     [1024,256] at offset 426496, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.7
 //   y      [1,1024], strides [1024, 1] in %195#0 (written)
 //
@@ -22270,13 +22270,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[106624u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[106624u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {
@@ -22364,7 +22364,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %195#0
-//   W        [256,1024] at offset 688640, strides [1024, 1] in weight:model.layers.7
+//   W        [256,1024] at offset 688640, strides [1024, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   residual [1,256], strides [256, 1] in %194#0
 //   y        [1,256], strides [256, 1] in %196#0 (written)
 //
@@ -22406,13 +22406,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[172160u + (min(c0, 255u)) * 256u + (k)];
+          let w0_0 = W[172160u + ((min(c0, 252u)) / 4u * 256u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[172160u + (min(c0 + 1u, 255u)) * 256u + (k)];
+          let w0_1 = W[172160u + ((min(c0, 252u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[172160u + (min(c0 + 2u, 255u)) * 256u + (k)];
+          let w0_2 = W[172160u + ((min(c0, 252u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[172160u + (min(c0 + 3u, 255u)) * 256u + (k)];
+          let w0_3 = W[172160u + ((min(c0, 252u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;
@@ -22518,7 +22518,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %196#0
-//   W      [256,256], strides [256, 1] in weight:model.embed_tokens.weight
+//   W      [256,256], strides [256, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   norm_w [256], strides [1] in weight:model.final_layernorm.weight
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
@@ -22584,13 +22584,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W[(min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W[((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W[((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W[((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W[((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

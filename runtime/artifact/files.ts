@@ -51,7 +51,7 @@ export function artifactFiles(a: ModelArtifact): ArtifactFile[] {
     limits: Object.fromEntries(Object.keys(a.limits).sort().map((k) => [k, a.limits[k as keyof typeof a.limits]])),
     features: a.features,
     weights: a.weights.map((w) => ({ name: w.name, shape: w.shape, dtype: w.dtype, init: initEntry(w.init) })),
-    weightBuffers: a.weightBuffers.map((b) => ({ key: b.key, dtype: b.dtype, elements: b.elements, tensors: b.tensors.map((t) => ({ name: t.name, offset: t.offset, shape: t.shape })) })),
+    weightBuffers: a.weightBuffers.map((b) => ({ key: b.key, dtype: b.dtype, elements: b.elements, tensors: b.tensors.map((t) => ({ name: t.name, offset: t.offset, shape: t.shape, ...(t.quads ? { quads: true as const } : {}) })) })),
     prefill: program("prefill"),
     decode: program("decode"),
   };

@@ -9,3 +9,4 @@ export { extentAt, bindingBytes, bufferBytes, windowBytes, workgroupCount, foldG
 export { ArtifactError, parseArtifact, validArtifact } from "./parse.ts";
 export { artifactFiles, readArtifactFiles, fetchArtifact, jsonText, MANIFEST, type ArtifactFile } from "./files.ts";
 export { positionLimit, maxCallTokens, ringRowsNeeded, ringPosition } from "./kv-ring.ts";
+export { QUAD_ROWS, QUAD_UNIT_BYTES, quadIndex, quadUnit, quadsFit, toQuads } from "./quads.ts";

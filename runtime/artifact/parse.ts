@@ -11,6 +11,7 @@
  */
 import * as v from "valibot";
 import { DTYPES, DTYPE_NAMES } from "./dtypes.ts";
+import { quadUnit, quadsFit } from "./quads.ts";
 import { ARTIFACT_FORMAT, ARTIFACT_VERSION, LIMIT_NAMES, UNIFORM_FIELDS, type KernelLimits, type ModelArtifact } from "./types.ts";
 
 /** An artifact that cannot be run: not one, another version, or inconsistent. */
@@ -94,7 +95,7 @@ const artifact = v.object({
   limits,
   features: v.array(v.string()),
   weights: v.array(v.object({ name, shape, dtype, init })),
-  weightBuffers: v.array(v.object({ key: name, dtype, elements: count, tensors: v.array(v.object({ name, offset: count, shape })) })),
+  weightBuffers: v.array(v.object({ key: name, dtype, elements: count, tensors: v.array(v.object({ name, offset: count, shape, quads: v.optional(v.literal(true)) })) })),
   prefill: program,
   decode: program,
 });
@@ -159,6 +160,7 @@ function consistency(a: ModelArtifact): string[] {
       if (w === undefined) problems.push(`weight buffer ${b.key} holds ${t.name}, which is not a weight of the model`);
       else if (w.shape.join(",") !== t.shape.join(",")) problems.push(`weight buffer ${b.key} holds ${t.name} as [${t.shape.join(", ")}], the weight is [${w.shape.join(", ")}]`);
       else if (b.dtype !== w.dtype) problems.push(`weight buffer ${b.key} is ${b.dtype}, its tensor ${t.name} is ${w.dtype}`);
+      else if (t.quads && !quadsFit(t.shape, b.dtype)) problems.push(`weight ${t.name} [${t.shape.join(", ")}] is stored in quads, which need 4 rows | its rows and ${quadUnit(b.dtype)} | its row length`);
       if (placed.has(t.name)) problems.push(`weight ${t.name} is in two weight buffers`);
       placed.add(t.name);
       const size = t.shape.reduce((x, y) => x * y, 1);

@@ -17,7 +17,7 @@ import type { Dtype, Lanes } from "./dtypes.ts";
 
 export const ARTIFACT_FORMAT = "hybridc-artifact";
 /** Bumped whenever the shape or the meaning of an artifact changes. */
-export const ARTIFACT_VERSION = 2;
+export const ARTIFACT_VERSION = 3;
 
 /** A number of elements, `perL * L + fixed` (L = the tokens of a call). */
 export interface Extent {
@@ -220,7 +220,8 @@ export interface WeightBufferArtifact {
   readonly dtype: Dtype;
   /** Elements of the buffer: the end of its last tensor. */
   readonly elements: number;
-  readonly tensors: readonly { readonly name: string; readonly offset: number; readonly shape: readonly number[] }[];
+  /** `quads`: the tensor is stored in row quads (quads.ts), permuted on upload; absent: row-major. */
+  readonly tensors: readonly { readonly name: string; readonly offset: number; readonly shape: readonly number[]; readonly quads?: true }[];
 }
 
 export interface ModelArtifact {

@@ -13,7 +13,7 @@ import { build } from "../../compiler/index.ts";
 import { artifactFiles, readArtifactFiles } from "../../runtime/artifact/files.ts";
 import { readArtifact } from "../../runtime/artifact/node.ts";
 import { ArtifactError, parseArtifact } from "../../runtime/artifact/parse.ts";
-import { DEFAULT_LIMITS, type ModelArtifact } from "../../runtime/artifact/types.ts";
+import { ARTIFACT_VERSION, DEFAULT_LIMITS, type ModelArtifact } from "../../runtime/artifact/types.ts";
 import { deviceMismatch, DeviceMismatchError, loadModel } from "../../runtime/model.ts";
 
 const TINY = `model tiny {
@@ -60,7 +60,7 @@ describe("parseArtifact", () => {
     expect(problem([])).toBe("tiny: not a hybridc artifact (expected a JSON object)");
     expect(problem({ format: "onnx" })).toBe('tiny: not a hybridc artifact (format "onnx", expected "hybridc-artifact")');
     expect(problem(edited((a) => (a["version"] = 1)))).toBe(
-      "tiny has format version 1 (built by hybridc 0.1.0); this runtime reads version 2: rebuild it with this hybridc (`hybridc build FILE.hyb -o DIR`)",
+      `tiny has format version 1 (built by hybridc 0.1.0); this runtime reads version ${ARTIFACT_VERSION}: rebuild it with this hybridc (\`hybridc build FILE.hyb -o DIR\`)`,
     );
   });
 

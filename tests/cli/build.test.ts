@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ARTIFACT_VERSION } from "../../runtime/artifact/types.ts";
 import { cliEnv } from "./env.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -78,7 +79,7 @@ describe("hybridc build -o DIR", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${join(out, "tiny", "manifest.json")}\n`);
     const m = JSON.parse(readFileSync(join(out, "tiny", "manifest.json"), "utf8")) as Manifest;
-    expect([m.format, m.version, m.hybridc, m.model, m.source, m.vocab]).toEqual(["hybridc-artifact", 2, VERSION, "tiny", "tiny.hyb", 50]);
+    expect([m.format, m.version, m.hybridc, m.model, m.source, m.vocab]).toEqual(["hybridc-artifact", ARTIFACT_VERSION, VERSION, "tiny", "tiny.hyb", 50]);
     // The WebGPU defaults, written out by hand.
     expect(m.limits).toEqual({
       maxComputeInvocationsPerWorkgroup: 256,

@@ -22,6 +22,7 @@ import type { Span } from "../../compiler/diag/source.ts";
 import { build, compile, lowerPrefill, planGraph, programs, type ResolvedModel } from "../../compiler/index.ts";
 import { artifactFiles, readArtifactFiles } from "../../runtime/artifact/files.ts";
 import { bindingBytes } from "../../runtime/artifact/launch.ts";
+import { ARTIFACT_VERSION } from "../../runtime/artifact/types.ts";
 import { relError } from "../../compiler/interp/index.ts";
 import type { Graph } from "../../compiler/ir/graph.ts";
 import { KernelCompileError } from "../../runtime/device.ts";
@@ -175,7 +176,7 @@ describe("a tiny Mamba-1 model, by hand", () => {
   });
 
   it("describes the model: vocabulary, context, attention, limits, features, weights with init", () => {
-    expect(artifact).toMatchObject({ format: "hybridc-artifact", version: 2, source: "tiny.hyb", model: "tiny", vocab: 50, attention: [], weightsScheme: "mamba", tied: true });
+    expect(artifact).toMatchObject({ format: "hybridc-artifact", version: ARTIFACT_VERSION, source: "tiny.hyb", model: "tiny", vocab: 50, attention: [], weightsScheme: "mamba", tied: true });
     expect(artifact.limits).toEqual(DEFAULT_LIMITS);
     expect(artifact.features).toEqual([]);
     const byLocal = (suffix: string) => artifact.weights.find((w) => w.name === `backbone.layers.0.mixer.${suffix}`)!;

@@ -11,6 +11,7 @@ import { concreteShape, numel } from "../../compiler/ir/types.ts";
 import type { WeightLayout } from "../../compiler/plan/weights.ts";
 import type { F16Mode } from "../../compiler/codegen/request.ts";
 import { DTYPES } from "../../runtime/artifact/dtypes.ts";
+import { quadUnit, toQuads } from "../../runtime/artifact/quads.ts";
 import { GpuRuntime, type RuntimeOptions } from "../../runtime/device.ts";
 import { getDevice } from "../gpu/device.ts";
 
@@ -86,7 +87,12 @@ export async function runNodes(g: Graph, ids: readonly number[], feed: RunOption
     // Integer bindings (token ids) take the values as integers; float ones start as NaN (a value the
     // kernel never writes then fails), in the binding's storage format.
     const host = new Float64Array(extentAt(b.elements, feed.L)).fill(DTYPES[b.dtype].float ? NaN : 0);
-    for (const v of requests.flatMap((r) => r.inputs)) if (v.buffer.key === b.buffer && !chain.has(v.base.node)) host.set(values[v.base.node]![v.base.index]!.data, v.baseOffset);
+    for (const v of requests.flatMap((r) => r.inputs)) {
+      if (v.buffer.key !== b.buffer || chain.has(v.base.node)) continue;
+      const data = values[v.base.node]![v.base.index]!.data;
+      // A weight in row quads is permuted as the runtime's upload does (runtime/memory.ts).
+      host.set(v.quads ? toQuads(data, v.shape[0] as number, quadUnit(v.buffer.dtype)) : data, v.baseOffset);
+    }
     // Whole 4-byte words (an odd count of f16 elements ends mid-word).
     const stored = DTYPES[b.dtype].encode(host);
     const words = new Uint8Array(Math.ceil(stored.byteLength / 4) * 4);

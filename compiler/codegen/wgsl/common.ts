@@ -60,6 +60,17 @@ export function plus(e: string, n: number): string {
   return n === 0 ? e : wgsl`${e} + ${u32(n)}`;
 }
 
+/**
+ * The weight row that column j of the tile at `c0` (a multiple of TN) reads, clamped into [0, width)
+ * for a tile past the end (its stores are skipped). When TN divides the width no tile is partial,
+ * so the whole tile clamps at once: `min(c0, width - TN) + j`, one base and constant steps, which
+ * a compiler sees as neighbouring rows (in row quads, one contiguous run: lavapipe then merges the
+ * tile's loads); else each column clamps alone, `min(c0 + j, width - 1)`.
+ */
+export function tileColumn(width: number, TN: number, j: number): string {
+  return width % TN === 0 ? plus(wgsl`min(c0, ${u32(width - TN)})`, j) : wgsl`min(${plus("c0", j)}, ${u32(width - 1)})`;
+}
+
 /** The sum of a vector's lanes (identity for f32). */
 export function hsum(e: string, vec: 1 | 4): string {
   return vec === 4 ? wgsl`dot(${e}, vec4<f32>(${f32(1)}))` : e;

@@ -33,7 +33,7 @@ import { kernelHeader } from "../header.ts";
 import { buildKernel, type KernelLimits, type KernelSpec } from "../kernel.ts";
 import { octAligned } from "../operands.ts";
 import type { KernelRequest } from "../request.ts";
-import { evenSlots, hsum, plus, range, vecType } from "./common.ts";
+import { evenSlots, hsum, plus, range, tileColumn, vecType } from "./common.ts";
 import type { LinearOp, LinearProblem, LinearSchedule, Segment } from "./linear.ts";
 import { decodeStep, dotAccOf, linearParts, segmentBranches, segments } from "./linear.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
@@ -93,8 +93,7 @@ function gemvShape(p: LinearProblem, s: LinearSchedule, what: string): GemvShape
   const x = ops.get("x");
   const walk = (sg: Segment, loop: string): string => {
     const acc = (w: number, j: number): string => `acc${w}_${j}`;
-    const last = wgsl`${u32(sg.width - 1)}`;
-    const column = (j: number): string => wgsl`min(${plus("c0", j)}, ${last})`;
+    const column = (j: number): string => tileColumn(sg.width, TN, j);
     // One load of W per (weight, column) and step: 4 elements (vec4 or packed vec2<u32>), or 8 packed halves (wide).
     const step = sg.weights.flatMap((w, wi) => range(TN).map((j) => decodeStep(parts, w, column(j), `w${wi}_${j}`, acc(wi, j), "xk", wide, dotAcc)));
     const xAt = (i: string): string => (staged ? `xs[${i}]` : ld(x, "0u", i));

@@ -77,7 +77,16 @@
  * Weights: a layer's W and bias share one buffer (plan/weights.ts), so one binding (vec4 when W
  * is read as vec4; the bias then reads scalars from it). A W over maxStorageBufferBindingSize
  * (a large LM head) is bound as row windows of its buffer and read through the window helper
- * (operands.ts); each K-walk stays inside one row, hence one window.
+ * (operands.ts); each K-walk stays inside one row, hence one window. In a build for a CPU the W_i
+ * are stored in row quads (runtime/artifact/quads.ts, plan/quads.ts): the accessor addresses them,
+ * and a tile's columns clamp as one (common.ts tileColumn), so the four rows an invocation walks
+ * are one contiguous run. Whole decodes, interleaved in one process against row-major W (3
+ * December, lavapipe, medians of 9-15 rounds): mamba-130m f32 0.99-1.08x tok/s, f16 0.94-1.04x;
+ * hybrid-130m f32 1.04-1.06x, f16 1.03-1.06x; per kernel (timestamps, 9-11 rounds) the staged
+ * in_proj 1.00-1.07x in f32 and 1.06-1.09x in f16, the cooperative out_proj 0.96-1.01x and
+ * 0.94-1.09x. A bare GEMV with x from a uniform buffer gains more from quads (bench-local:
+ * 0.95-1.07x the read kernel against 0.89-0.90x row-major with x in workgroup memory), not yet
+ * taken: see README, Benchmark.
  */
 import { invariant } from "../../diag/diagnostic.ts";
 import type { LinearActivation } from "../../ir/fused-ops.ts";
@@ -87,7 +96,7 @@ import { kernelHeader } from "../header.ts";
 import { buildKernel, CodegenError, UNPACK_HALVES4, type KernelLimits, type KernelSpec, type UniformSpec } from "../kernel.ts";
 import { bindOperands, octAligned, vec4Aligned, type Accessor, type BoundOperands, type OperandUse } from "../operands.ts";
 import type { KernelRequest, OperandView } from "../request.ts";
-import { GELU, hsum, lengthExpr, plus, pow2AtLeast, range, siluFn, vecType } from "./common.ts";
+import { GELU, hsum, lengthExpr, plus, pow2AtLeast, range, siluFn, tileColumn, vecType } from "./common.ts";
 import { f32, lines, u32, wgsl } from "./template.ts";
 import { workgroupReduceDecl } from "./workgroup-reduce.ts";
 
@@ -571,8 +580,7 @@ for (var g = 0u; g < ${u32(G)}; g++) {
   // One segment: TM x TN tiles of its columns, local tile index `lt`.
   const segment = (sg: Segment): string => {
     const acc = (w: number, i: number, j: number): string => `acc${w}_${i}_${j}`;
-    const last = wgsl`${u32(sg.width - 1)}`;
-    const column = (j: number): string => wgsl`min(${plus("c0", j)}, ${last})`;
+    const column = (j: number): string => tileColumn(sg.width, TN, j);
     const step = sg.weights.flatMap((w, wi) =>
       range(TN).map((j) =>
         TM === 1

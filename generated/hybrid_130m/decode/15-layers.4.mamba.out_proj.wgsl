@@ -7,7 +7,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %341#0
-//   W        [768,1536] at offset 2585792, strides [1536, 1] in weight:model.layers.4
+//   W        [768,1536] at offset 2585792, strides [1536, 1], rows in quads of 16-byte units in weight:model.layers.4
 //   norm_w   [1536] at offset 2584256, strides [1] in weight:model.layers.4
 //   residual [1,768], strides [768, 1] in %328#0
 //   y        [1,768], strides [768, 1] in %343#0 (written)
@@ -74,13 +74,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 384u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[646448u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W_norm_w[646448u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[646448u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W_norm_w[646448u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[646448u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W_norm_w[646448u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[646448u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W_norm_w[646448u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

@@ -7,9 +7,9 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,768], strides [768, 1] in %511#0
-//   W0     [768,768] at offset 768, strides [768, 1] in weight:model.layers.17
-//   W1     [256,768] at offset 590592, strides [768, 1] in weight:model.layers.17
-//   W2     [256,768] at offset 787200, strides [768, 1] in weight:model.layers.17
+//   W0     [768,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
+//   W1     [256,768] at offset 590592, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
+//   W2     [256,768] at offset 787200, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
 //   norm_w [768], strides [1] in weight:model.layers.17
 //   y      [1,1280], strides [1280, 1] in %512#0 (written)
 //
@@ -74,13 +74,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[192u + (min(c0, 767u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[192u + ((min(c0, 764u)) / 4u * 192u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[192u + (min(c0 + 1u, 767u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[192u + (min(c0 + 2u, 767u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[192u + (min(c0 + 3u, 767u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[192u + ((min(c0, 764u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -113,13 +113,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[147648u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[147648u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[147648u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[147648u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[147648u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -152,13 +152,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[196800u + (min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[196800u + (min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[196800u + (min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[196800u + (min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[196800u + ((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

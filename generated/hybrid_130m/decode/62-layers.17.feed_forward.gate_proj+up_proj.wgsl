@@ -7,8 +7,8 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,768], strides [768, 1] in %518#0
-//   W0     [2048,768] at offset 1574400, strides [768, 1] in weight:model.layers.17
-//   W1     [2048,768] at offset 3147264, strides [768, 1] in weight:model.layers.17
+//   W0     [2048,768] at offset 1574400, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
+//   W1     [2048,768] at offset 3147264, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.17
 //   norm_w [768] at offset 1573632, strides [1] in weight:model.layers.17
 //   y      [1,2048], strides [2048, 1] in %519#0 (written)
 //
@@ -77,13 +77,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[393600u + (min(c0, 2047u)) * 192u + (k)];
+      let w0_0 = W0_W1_norm_w[393600u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[393600u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w0_1 = W0_W1_norm_w[393600u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[786816u + (min(c0, 2047u)) * 192u + (k)];
+      let w1_0 = W0_W1_norm_w[786816u + ((min(c0, 2046u)) / 4u * 192u + (k)) * 4u + (min(c0, 2046u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[786816u + (min(c0 + 1u, 2047u)) * 192u + (k)];
+      let w1_1 = W0_W1_norm_w[786816u + ((min(c0, 2046u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 2046u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {

@@ -7,7 +7,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,768], strides [768, 1] in %604#0
-//   W      [256,768], strides [768, 1] in weight:model.embed_tokens.weight
+//   W      [256,768], strides [768, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   norm_w [768], strides [1] in weight:model.final_layernorm.weight
 //   y      [1,256], strides [256, 1] in output:logits (written)
 //
@@ -73,13 +73,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 192u; k++) {
       let x0 = xs[k];
-      let w0_0 = W[(min(c0, 255u)) * 192u + (k)];
+      let w0_0 = W[((min(c0, 252u)) / 4u * 192u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W[(min(c0 + 1u, 255u)) * 192u + (k)];
+      let w0_1 = W[((min(c0, 252u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W[(min(c0 + 2u, 255u)) * 192u + (k)];
+      let w0_2 = W[((min(c0, 252u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W[(min(c0 + 3u, 255u)) * 192u + (k)];
+      let w0_3 = W[((min(c0, 252u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

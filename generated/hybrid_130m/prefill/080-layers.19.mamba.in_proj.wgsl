@@ -7,7 +7,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,768], strides [768, 1] in %548#0
-//   W      [3352,768] at offset 768, strides [768, 1] in weight:model.layers.19
+//   W      [3352,768] at offset 768, strides [768, 1], rows in quads of 16-byte units in weight:model.layers.19
 //   norm_w [768], strides [1] in weight:model.layers.19
 //   y      [L,3352], strides [3352, 1] in %549#0 (written)
 //
@@ -121,22 +121,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 192u + (k)] * W_norm_w[(k)];
-      let w0_0 = W_norm_w[192u + (min(c0, 3351u)) * 192u + (k)];
+      let w0_0 = W_norm_w[192u + ((min(c0, 3348u)) / 4u * 192u + (k)) * 4u + (min(c0, 3348u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W_norm_w[192u + (min(c0 + 1u, 3351u)) * 192u + (k)];
+      let w0_1 = W_norm_w[192u + ((min(c0, 3348u) + 1u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W_norm_w[192u + (min(c0 + 2u, 3351u)) * 192u + (k)];
+      let w0_2 = W_norm_w[192u + ((min(c0, 3348u) + 2u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W_norm_w[192u + (min(c0 + 3u, 3351u)) * 192u + (k)];
+      let w0_3 = W_norm_w[192u + ((min(c0, 3348u) + 3u) / 4u * 192u + (k)) * 4u + (min(c0, 3348u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);

@@ -7,9 +7,9 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %225#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.3
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.3
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.3
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w [256], strides [1] in weight:model.layers.3
 //   y      [1,384], strides [384, 1] in %226#0 (written)
 //
@@ -74,13 +74,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -113,13 +113,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -152,13 +152,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

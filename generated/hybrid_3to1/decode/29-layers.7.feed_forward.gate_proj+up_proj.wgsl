@@ -7,8 +7,8 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %286#0
-//   W0     [768,256] at offset 164352, strides [256, 1] in weight:model.layers.7
-//   W1     [768,256] at offset 360960, strides [256, 1] in weight:model.layers.7
+//   W0     [768,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W1     [768,256] at offset 360960, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.7
 //   y      [1,768], strides [768, 1] in %287#0 (written)
 //
@@ -77,13 +77,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 767u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[90240u + (min(c0, 767u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[90240u + ((min(c0, 766u)) / 4u * 64u + (k)) * 4u + (min(c0, 766u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[90240u + (min(c0 + 1u, 767u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[90240u + ((min(c0, 766u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 766u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {

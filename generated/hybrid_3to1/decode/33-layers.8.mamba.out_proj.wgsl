@@ -7,7 +7,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %301#0
-//   W        [256,512] at offset 303168, strides [512, 1] in weight:model.layers.8
+//   W        [256,512] at offset 303168, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   norm_w   [512] at offset 302656, strides [1] in weight:model.layers.8
 //   residual [1,256], strides [256, 1] in %288#0
 //   y        [1,256], strides [256, 1] in %303#0 (written)
@@ -74,13 +74,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[75792u + (min(c0, 255u)) * 128u + (k)];
+      let w0_0 = W_norm_w[75792u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[75792u + (min(c0 + 1u, 255u)) * 128u + (k)];
+      let w0_1 = W_norm_w[75792u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[75792u + (min(c0 + 2u, 255u)) * 128u + (k)];
+      let w0_2 = W_norm_w[75792u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[75792u + (min(c0 + 3u, 255u)) * 128u + (k)];
+      let w0_3 = W_norm_w[75792u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

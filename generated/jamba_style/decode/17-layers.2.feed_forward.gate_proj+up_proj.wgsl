@@ -7,8 +7,8 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %285#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.2
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.2
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.2
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.2
 //   y      [1,512], strides [512, 1] in %286#0 (written)
 //
@@ -77,13 +77,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {

@@ -7,7 +7,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,512], strides [1024, 1] in %289#0
-//   W [48,512] at offset 264960, strides [512, 1] in weight:model.layers.3
+//   W [48,512] at offset 264960, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   y [1,48], strides [48, 1] in %292#0 (written)
 //
 // threads:
@@ -47,13 +47,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[66240u + (min(c0, 47u)) * 128u + (k)];
+          let w0_0 = W[66240u + ((min(c0, 44u)) / 4u * 128u + (k)) * 4u + (min(c0, 44u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[66240u + (min(c0 + 1u, 47u)) * 128u + (k)];
+          let w0_1 = W[66240u + ((min(c0, 44u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[66240u + (min(c0 + 2u, 47u)) * 128u + (k)];
+          let w0_2 = W[66240u + ((min(c0, 44u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[66240u + (min(c0 + 3u, 47u)) * 128u + (k)];
+          let w0_3 = W[66240u + ((min(c0, 44u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 44u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;

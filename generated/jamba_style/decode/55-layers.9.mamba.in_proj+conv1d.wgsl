@@ -8,7 +8,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,256], strides [256, 1] in %356#0
-//   W          [1024,256] at offset 256, strides [256, 1] in weight:model.layers.9
+//   W          [1024,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.9
 //   norm_w     [256], strides [1] in weight:model.layers.9
 //   y          [1,1024], strides [1024, 1] in %358#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.9.conv
@@ -82,13 +82,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[64u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u)) / 4u * 64u + (k)) * 4u + (min(c0, 1020u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 2u, 1023u)) * 64u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[64u + (min(c0 + 3u, 1023u)) * 64u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[64u + ((min(c0, 1020u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 1020u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

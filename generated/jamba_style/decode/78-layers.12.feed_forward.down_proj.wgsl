@@ -7,7 +7,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,512], strides [512, 1] in %400#0
-//   W        [256,512] at offset 524800, strides [512, 1] in weight:model.layers.12
+//   W        [256,512] at offset 524800, strides [512, 1], rows in quads of 16-byte units in weight:model.layers.12
 //   residual [1,256], strides [256, 1] in %399#0
 //   y        [1,256], strides [256, 1] in %401#0 (written)
 //
@@ -49,13 +49,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 128u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[131200u + (min(c0, 255u)) * 128u + (k)];
+          let w0_0 = W[131200u + ((min(c0, 252u)) / 4u * 128u + (k)) * 4u + (min(c0, 252u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[131200u + (min(c0 + 1u, 255u)) * 128u + (k)];
+          let w0_1 = W[131200u + ((min(c0, 252u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[131200u + (min(c0 + 2u, 255u)) * 128u + (k)];
+          let w0_2 = W[131200u + ((min(c0, 252u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[131200u + (min(c0 + 3u, 255u)) * 128u + (k)];
+          let w0_3 = W[131200u + ((min(c0, 252u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;

@@ -7,8 +7,8 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %361#0
-//   W0     [512,256] at offset 438272, strides [256, 1] in weight:model.layers.8
-//   W1     [512,256] at offset 569344, strides [256, 1] in weight:model.layers.8
+//   W0     [512,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.8
+//   W1     [512,256] at offset 569344, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.8
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.8
 //   y      [L,512], strides [512, 1] in %362#0 (written)
 //
@@ -126,22 +126,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[109504u + (k)];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 511u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[142336u + (min(c0, 511u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[142336u + ((min(c0, 510u)) / 4u * 64u + (k)) * 4u + (min(c0, 510u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[142336u + (min(c0 + 1u, 511u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[142336u + ((min(c0, 510u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 510u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);

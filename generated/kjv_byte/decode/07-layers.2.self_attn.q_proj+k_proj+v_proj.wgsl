@@ -7,9 +7,9 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,192], strides [192, 1] in %96#0
-//   W0     [192,192] at offset 192, strides [192, 1] in weight:model.layers.2
-//   W1     [192,192] at offset 37056, strides [192, 1] in weight:model.layers.2
-//   W2     [192,192] at offset 73920, strides [192, 1] in weight:model.layers.2
+//   W0     [192,192] at offset 192, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.2
+//   W1     [192,192] at offset 37056, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.2
+//   W2     [192,192] at offset 73920, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.2
 //   norm_w [192], strides [1] in weight:model.layers.2
 //   y      [1,576], strides [576, 1] in %97#0 (written)
 //
@@ -74,13 +74,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[48u + (min(c0, 191u)) * 48u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[48u + ((min(c0, 188u)) / 4u * 48u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[48u + (min(c0 + 1u, 191u)) * 48u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[48u + ((min(c0, 188u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[48u + (min(c0 + 2u, 191u)) * 48u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[48u + ((min(c0, 188u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[48u + (min(c0 + 3u, 191u)) * 48u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[48u + ((min(c0, 188u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -113,13 +113,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[9264u + (min(c0, 191u)) * 48u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[9264u + ((min(c0, 188u)) / 4u * 48u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[9264u + (min(c0 + 1u, 191u)) * 48u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[9264u + ((min(c0, 188u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[9264u + (min(c0 + 2u, 191u)) * 48u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[9264u + ((min(c0, 188u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[9264u + (min(c0 + 3u, 191u)) * 48u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[9264u + ((min(c0, 188u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {
@@ -152,13 +152,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_W2_norm_w[18480u + (min(c0, 191u)) * 48u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[18480u + ((min(c0, 188u)) / 4u * 48u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_W2_norm_w[18480u + (min(c0 + 1u, 191u)) * 48u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[18480u + ((min(c0, 188u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W0_W1_W2_norm_w[18480u + (min(c0 + 2u, 191u)) * 48u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[18480u + ((min(c0, 188u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W0_W1_W2_norm_w[18480u + (min(c0 + 3u, 191u)) * 48u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[18480u + ((min(c0, 188u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

@@ -8,7 +8,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,192], strides [192, 1] in %103#0
-//   W          [908,192] at offset 192, strides [192, 1] in weight:model.layers.3
+//   W          [908,192] at offset 192, strides [192, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w     [192], strides [1] in weight:model.layers.3
 //   y          [1,908], strides [908, 1] in %105#0 (written)
 //   conv_state [512,4], strides [4, 1] in state:layers.3.conv
@@ -82,13 +82,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 48u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[48u + (min(c0, 907u)) * 48u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u)) / 4u * 48u + (k)) * 4u + (min(c0, 904u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 1u, 907u)) * 48u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 1u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 2u, 907u)) * 48u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 2u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[48u + (min(c0 + 3u, 907u)) * 48u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[48u + ((min(c0, 904u) + 3u) / 4u * 48u + (k)) * 4u + (min(c0, 904u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

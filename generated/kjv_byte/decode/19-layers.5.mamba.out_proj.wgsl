@@ -7,7 +7,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,384], strides [384, 1] in %146#0
-//   W        [192,384] at offset 177664, strides [384, 1] in weight:model.layers.5
+//   W        [192,384] at offset 177664, strides [384, 1], rows in quads of 16-byte units in weight:model.layers.5
 //   norm_w   [384] at offset 177280, strides [1] in weight:model.layers.5
 //   residual [1,192], strides [192, 1] in %133#0
 //   y        [1,192], strides [192, 1] in %148#0 (written)
@@ -74,13 +74,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 96u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w[44416u + (min(c0, 191u)) * 96u + (k)];
+      let w0_0 = W_norm_w[44416u + ((min(c0, 188u)) / 4u * 96u + (k)) * 4u + (min(c0, 188u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w[44416u + (min(c0 + 1u, 191u)) * 96u + (k)];
+      let w0_1 = W_norm_w[44416u + ((min(c0, 188u) + 1u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w[44416u + (min(c0 + 2u, 191u)) * 96u + (k)];
+      let w0_2 = W_norm_w[44416u + ((min(c0, 188u) + 2u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w[44416u + (min(c0 + 3u, 191u)) * 96u + (k)];
+      let w0_3 = W_norm_w[44416u + ((min(c0, 188u) + 3u) / 4u * 96u + (k)) * 4u + (min(c0, 188u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

@@ -5,7 +5,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [1], strides [1] in input:tokens
-//   table [256,768], strides [768, 1] in weight:backbone.embeddings.weight
+//   table [256,768], strides [768, 1], rows in quads of 16-byte units in weight:backbone.embeddings.weight
 //   y     [1,768], strides [768, 1] in %292#0 (written)
 //
 // threads:
@@ -25,5 +25,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let ir = f;
   let i1 = ir;
   let row = min(u32(ids[0u]), 255u);
-  y[(i1)] = table[(row) * 192u + (i1)];
+  y[(i1)] = table[((row) / 4u * 192u + (i1)) * 4u + (row) % 4u];
 }

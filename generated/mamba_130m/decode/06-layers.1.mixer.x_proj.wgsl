@@ -7,7 +7,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x [1,1536], strides [3072, 1] in %304#0
-//   W [80,1536] at offset 2367744, strides [1536, 1] in weight:backbone.layers.1
+//   W [80,1536] at offset 2367744, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.1
 //   y [1,80], strides [80, 1] in %307#0 (written)
 //
 // threads:
@@ -47,13 +47,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[591936u + (min(c0, 79u)) * 384u + (k)];
+          let w0_0 = W[591936u + ((min(c0, 76u)) / 4u * 384u + (k)) * 4u + (min(c0, 76u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[591936u + (min(c0 + 1u, 79u)) * 384u + (k)];
+          let w0_1 = W[591936u + ((min(c0, 76u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[591936u + (min(c0 + 2u, 79u)) * 384u + (k)];
+          let w0_2 = W[591936u + ((min(c0, 76u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[591936u + (min(c0 + 3u, 79u)) * 384u + (k)];
+          let w0_3 = W[591936u + ((min(c0, 76u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 76u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;

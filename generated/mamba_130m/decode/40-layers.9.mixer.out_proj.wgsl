@@ -7,7 +7,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1536], strides [1536, 1] in %391#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.9
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.9
 //   residual [1,768], strides [768, 1] in %382#0
 //   y        [1,768], strides [768, 1] in %392#0 (written)
 //
@@ -49,13 +49,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 384u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+          let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+          let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+          let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+          let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;

@@ -7,7 +7,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [L,1536], strides [1536, 1] in %478#0
-//   W        [768,1536] at offset 2592000, strides [1536, 1] in weight:backbone.layers.16
+//   W        [768,1536] at offset 2592000, strides [1536, 1], rows in quads of 16-byte units in weight:backbone.layers.16
 //   residual [L,768], strides [768, 1] in %468#0
 //   y        [L,768], strides [768, 1] in %479#0 (written)
 //
@@ -61,22 +61,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 384u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 384u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 384u + (k)];
-      let w0_0 = W[648000u + (min(c0, 767u)) * 384u + (k)];
+      let w0_0 = W[648000u + ((min(c0, 764u)) / 4u * 384u + (k)) * 4u + (min(c0, 764u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W[648000u + (min(c0 + 1u, 767u)) * 384u + (k)];
+      let w0_1 = W[648000u + ((min(c0, 764u) + 1u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W[648000u + (min(c0 + 2u, 767u)) * 384u + (k)];
+      let w0_2 = W[648000u + ((min(c0, 764u) + 2u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W[648000u + (min(c0 + 3u, 767u)) * 384u + (k)];
+      let w0_3 = W[648000u + ((min(c0, 764u) + 3u) / 4u * 384u + (k)) * 4u + (min(c0, 764u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);

@@ -8,7 +8,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x          [1,512], strides [512, 1] in %218#0
-//   W          [2048,512] at offset 512, strides [512, 1] in weight:backbone.layers.7
+//   W          [2048,512] at offset 512, strides [512, 1], rows in quads of 16-byte units in weight:backbone.layers.7
 //   norm_w     [512], strides [1] in weight:backbone.layers.7
 //   y          [1,2048], strides [2048, 1] in %220#0 (written)
 //   conv_state [1024,4], strides [4, 1] in state:layers.7.conv
@@ -82,13 +82,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc0_0_3 = f32(0.0);
     for (var k = 0u; k < 128u; k++) {
       let x0 = xs[k];
-      let w0_0 = W_norm_w_conv_w_conv_b[128u + (min(c0, 2047u)) * 128u + (k)];
+      let w0_0 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u)) / 4u * 128u + (k)) * 4u + (min(c0, 2044u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 1u, 2047u)) * 128u + (k)];
+      let w0_1 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 1u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w0_2 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 2u, 2047u)) * 128u + (k)];
+      let w0_2 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 2u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 2u) % 4u];
       acc0_0_2 += dot(x0, w0_2);
-      let w0_3 = W_norm_w_conv_w_conv_b[128u + (min(c0 + 3u, 2047u)) * 128u + (k)];
+      let w0_3 = W_norm_w_conv_w_conv_b[128u + ((min(c0, 2044u) + 3u) / 4u * 128u + (k)) * 4u + (min(c0, 2044u) + 3u) % 4u];
       acc0_0_3 += dot(x0, w0_3);
     }
     {

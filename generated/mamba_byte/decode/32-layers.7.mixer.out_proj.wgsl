@@ -7,7 +7,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x        [1,1024], strides [1024, 1] in %227#0
-//   W        [512,1024] at offset 1170944, strides [1024, 1] in weight:backbone.layers.7
+//   W        [512,1024] at offset 1170944, strides [1024, 1], rows in quads of 16-byte units in weight:backbone.layers.7
 //   residual [1,512], strides [512, 1] in %218#0
 //   y        [1,512], strides [512, 1] in %228#0 (written)
 //
@@ -49,13 +49,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc0_3 = f32(0.0);
         for (var k = lane; k < 256u; k += 4u) {
           let xk = x[(k)];
-          let w0_0 = W[292736u + (min(c0, 511u)) * 256u + (k)];
+          let w0_0 = W[292736u + ((min(c0, 508u)) / 4u * 256u + (k)) * 4u + (min(c0, 508u)) % 4u];
           acc0_0 += dot(xk, w0_0);
-          let w0_1 = W[292736u + (min(c0 + 1u, 511u)) * 256u + (k)];
+          let w0_1 = W[292736u + ((min(c0, 508u) + 1u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 1u) % 4u];
           acc0_1 += dot(xk, w0_1);
-          let w0_2 = W[292736u + (min(c0 + 2u, 511u)) * 256u + (k)];
+          let w0_2 = W[292736u + ((min(c0, 508u) + 2u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 2u) % 4u];
           acc0_2 += dot(xk, w0_2);
-          let w0_3 = W[292736u + (min(c0 + 3u, 511u)) * 256u + (k)];
+          let w0_3 = W[292736u + ((min(c0, 508u) + 3u) / 4u * 256u + (k)) * 4u + (min(c0, 508u) + 3u) % 4u];
           acc0_3 += dot(xk, w0_3);
         }
         part[0u + lid] = acc0_0;

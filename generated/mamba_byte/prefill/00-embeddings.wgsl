@@ -5,7 +5,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [L], strides [1] in input:tokens
-//   table [256,512], strides [512, 1] in weight:backbone.embeddings.weight
+//   table [256,512], strides [512, 1], rows in quads of 16-byte units in weight:backbone.embeddings.weight
 //   y     [L,512], strides [512, 1] in %148#0 (written)
 //
 // threads:
@@ -32,5 +32,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ir = ir / 128u;
   let i0 = ir;
   let row = min(u32(ids[(i0)]), 255u);
-  y[(i0) * 128u + (i1)] = table[(row) * 128u + (i1)];
+  y[(i0) * 128u + (i1)] = table[((row) / 4u * 128u + (i1)) * 4u + (row) % 4u];
 }

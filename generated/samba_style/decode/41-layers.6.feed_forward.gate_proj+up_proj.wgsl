@@ -7,8 +7,8 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [1,256], strides [256, 1] in %185#0
-//   W0     [1024,256] at offset 438272, strides [256, 1] in weight:model.layers.6
-//   W1     [1024,256] at offset 700416, strides [256, 1] in weight:model.layers.6
+//   W0     [1024,256] at offset 438272, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.6
+//   W1     [1024,256] at offset 700416, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.6
 //   norm_w [256] at offset 438016, strides [1] in weight:model.layers.6
 //   y      [1,1024], strides [1024, 1] in %186#0 (written)
 //
@@ -77,13 +77,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc1_0_1 = f32(0.0);
     for (var k = 0u; k < 64u; k++) {
       let x0 = xs[k];
-      let w0_0 = W0_W1_norm_w[109568u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[109568u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 += dot(x0, w0_0);
-      let w0_1 = W0_W1_norm_w[109568u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[109568u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 += dot(x0, w0_1);
-      let w1_0 = W0_W1_norm_w[175104u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[175104u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 += dot(x0, w1_0);
-      let w1_1 = W0_W1_norm_w[175104u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[175104u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 += dot(x0, w1_1);
     }
     {

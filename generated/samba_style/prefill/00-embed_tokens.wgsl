@@ -5,7 +5,7 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   ids   [L], strides [1] in input:tokens
-//   table [256,256], strides [256, 1] in weight:model.embed_tokens.weight
+//   table [256,256], strides [256, 1], rows in quads of 16-byte units in weight:model.embed_tokens.weight
 //   y     [L,256], strides [256, 1] in %112#0 (written)
 //
 // threads:
@@ -32,5 +32,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ir = ir / 64u;
   let i0 = ir;
   let row = min(u32(ids[(i0)]), 255u);
-  y[(i0) * 64u + (i1)] = table[(row) * 64u + (i1)];
+  y[(i0) * 64u + (i1)] = table[((row) / 4u * 64u + (i1)) * 4u + (row) % 4u];
 }

@@ -7,8 +7,8 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %152#0
-//   W0     [1024,256] at offset 164352, strides [256, 1] in weight:model.layers.3
-//   W1     [1024,256] at offset 426496, strides [256, 1] in weight:model.layers.3
+//   W0     [1024,256] at offset 164352, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
+//   W1     [1024,256] at offset 426496, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.3
 //   norm_w [256] at offset 164096, strides [1] in weight:model.layers.3
 //   y      [L,1024], strides [1024, 1] in %153#0 (written)
 //
@@ -126,22 +126,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_norm_w[41024u + (k)];
-      let w0_0 = W0_W1_norm_w[41088u + (min(c0, 1023u)) * 64u + (k)];
+      let w0_0 = W0_W1_norm_w[41088u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_norm_w[41088u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w0_1 = W0_W1_norm_w[41088u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w1_0 = W0_W1_norm_w[106624u + (min(c0, 1023u)) * 64u + (k)];
+      let w1_0 = W0_W1_norm_w[106624u + ((min(c0, 1022u)) / 4u * 64u + (k)) * 4u + (min(c0, 1022u)) % 4u];
       acc1_0_0 = fma(x0, w1_0, acc1_0_0);
       acc1_1_0 = fma(x1, w1_0, acc1_1_0);
       acc1_2_0 = fma(x2, w1_0, acc1_2_0);
       acc1_3_0 = fma(x3, w1_0, acc1_3_0);
-      let w1_1 = W0_W1_norm_w[106624u + (min(c0 + 1u, 1023u)) * 64u + (k)];
+      let w1_1 = W0_W1_norm_w[106624u + ((min(c0, 1022u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 1022u) + 1u) % 4u];
       acc1_0_1 = fma(x0, w1_1, acc1_0_1);
       acc1_1_1 = fma(x1, w1_1, acc1_1_1);
       acc1_2_1 = fma(x2, w1_1, acc1_2_1);

@@ -7,9 +7,9 @@
 //
 // operands (element [i, j] is buffer[offset + i * stride0 + j * stride1]):
 //   x      [L,256], strides [256, 1] in %188#0
-//   W0     [256,256] at offset 256, strides [256, 1] in weight:model.layers.7
-//   W1     [64,256] at offset 65792, strides [256, 1] in weight:model.layers.7
-//   W2     [64,256] at offset 82176, strides [256, 1] in weight:model.layers.7
+//   W0     [256,256] at offset 256, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W1     [64,256] at offset 65792, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
+//   W2     [64,256] at offset 82176, strides [256, 1], rows in quads of 16-byte units in weight:model.layers.7
 //   norm_w [256], strides [1] in weight:model.layers.7
 //   y      [L,384], strides [384, 1] in %189#0 (written)
 //
@@ -123,22 +123,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[64u + (min(c0, 255u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[64u + ((min(c0, 252u)) / 4u * 64u + (k)) * 4u + (min(c0, 252u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[64u + (min(c0 + 1u, 255u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[64u + (min(c0 + 2u, 255u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[64u + (min(c0 + 3u, 255u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[64u + ((min(c0, 252u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 252u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -249,22 +249,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[16448u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[16448u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[16448u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[16448u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[16448u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
@@ -375,22 +375,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let x1 = x[(min(r0 + 1u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x2 = x[(min(r0 + 2u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
       let x3 = x[(min(r0 + 3u, rows - 1u)) * 64u + (k)] * W0_W1_W2_norm_w[(k)];
-      let w0_0 = W0_W1_W2_norm_w[20544u + (min(c0, 63u)) * 64u + (k)];
+      let w0_0 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u)) / 4u * 64u + (k)) * 4u + (min(c0, 60u)) % 4u];
       acc0_0_0 = fma(x0, w0_0, acc0_0_0);
       acc0_1_0 = fma(x1, w0_0, acc0_1_0);
       acc0_2_0 = fma(x2, w0_0, acc0_2_0);
       acc0_3_0 = fma(x3, w0_0, acc0_3_0);
-      let w0_1 = W0_W1_W2_norm_w[20544u + (min(c0 + 1u, 63u)) * 64u + (k)];
+      let w0_1 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 1u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 1u) % 4u];
       acc0_0_1 = fma(x0, w0_1, acc0_0_1);
       acc0_1_1 = fma(x1, w0_1, acc0_1_1);
       acc0_2_1 = fma(x2, w0_1, acc0_2_1);
       acc0_3_1 = fma(x3, w0_1, acc0_3_1);
-      let w0_2 = W0_W1_W2_norm_w[20544u + (min(c0 + 2u, 63u)) * 64u + (k)];
+      let w0_2 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 2u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 2u) % 4u];
       acc0_0_2 = fma(x0, w0_2, acc0_0_2);
       acc0_1_2 = fma(x1, w0_2, acc0_1_2);
       acc0_2_2 = fma(x2, w0_2, acc0_2_2);
       acc0_3_2 = fma(x3, w0_2, acc0_3_2);
-      let w0_3 = W0_W1_W2_norm_w[20544u + (min(c0 + 3u, 63u)) * 64u + (k)];
+      let w0_3 = W0_W1_W2_norm_w[20544u + ((min(c0, 60u) + 3u) / 4u * 64u + (k)) * 4u + (min(c0, 60u) + 3u) % 4u];
       acc0_0_3 = fma(x0, w0_3, acc0_0_3);
       acc0_1_3 = fma(x1, w0_3, acc0_1_3);
       acc0_2_3 = fma(x2, w0_3, acc0_2_3);
