@@ -18,6 +18,8 @@
  *
  * The layout is computed from the model's FULL weight list, never from one graph, so prefill
  * and decode (which dead-code elimination may leave with different subsets) agree on offsets.
+ * The tensors named in `quads` (plan/quads.ts decides them from both programs) are stored in row
+ * quads inside their place (runtime/artifact/quads.ts); their row windows hold multiples of 4 rows.
  */
 import type { WeightBufferArtifact } from "../../runtime/artifact/types.ts";
 import { invariant } from "../diag/diagnostic.ts";

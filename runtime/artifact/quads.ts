@@ -7,12 +7,14 @@
  *
  *   ((n / 4) * (K / U) + k / U) * 4U + (n % 4) * U + k % U        (integer division)
  *
- * It needs 4 | N and U | K. The compiler chooses it per tensor (plan/weights.ts quadWeights) and
+ * It needs 4 | N and U | K. The compiler chooses it per tensor (plan/quads.ts quadWeights) and
  * records it in the artifact (`quads` on the tensor); the runtime permutes the tensor into it once,
- * on upload (memory.ts). Why: lavapipe turns every load of a SIMD group whose lanes read different
- * addresses into one scalar load per lane, so what a GEMV pays beyond its loads is the addressing
- * of four streams; over quads a bare 4-column GEMV ran at 0.89-0.91x the streaming-read kernel
- * against 0.80-0.85x row-major (bench-local, 3 December, 226 MB of W rotated past the L3).
+ * on upload (memory.ts). Why: lavapipe runs a load whose address differs across a SIMD group's
+ * lanes as one scalar load per lane, so each lane's four loads of a step are its own; over quads
+ * they are 64 neighbouring bytes (one cache line) instead of four lines K elements apart. A bare
+ * 4-column GEMV ran at 0.82-1.00x the streaming-read kernel over quads against 0.79-0.90x
+ * row-major (bench-local, 3 December, 226 MB of W rotated past the L3), whole decodes 0.94-1.15x
+ * the row-major ones (README, Benchmark).
  * A GPU wants the rows whole (a warp's lanes read adjacent words of one row), so a build for one
  * keeps them row-major.
  */

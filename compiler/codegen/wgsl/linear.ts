@@ -81,11 +81,11 @@
  * are stored in row quads (runtime/artifact/quads.ts, plan/quads.ts): the accessor addresses them,
  * and a tile's columns clamp as one (common.ts tileColumn), so the four rows an invocation walks
  * are one contiguous run. Whole decodes, interleaved in one process against row-major W (3
- * December, lavapipe, medians of 9-15 rounds): mamba-130m f32 0.99-1.08x tok/s, f16 0.94-1.04x;
- * hybrid-130m f32 1.04-1.06x, f16 1.03-1.06x; per kernel (timestamps, 9-11 rounds) the staged
+ * December, lavapipe, three runs of 9-15 rounds): mamba-130m f32 0.99-1.08x tok/s, f16
+ * 0.94-1.10x; hybrid-130m f32 1.04-1.15x, f16 1.03-1.13x; per kernel (timestamps, 9-11 rounds) the staged
  * in_proj 1.00-1.07x in f32 and 1.06-1.09x in f16, the cooperative out_proj 0.96-1.01x and
  * 0.94-1.09x. A bare GEMV with x from a uniform buffer gains more from quads (bench-local:
- * 0.95-1.07x the read kernel against 0.89-0.90x row-major with x in workgroup memory), not yet
+ * 0.93-1.10x the read kernel against 0.79-0.90x row-major with x in workgroup memory), not
  * taken: see README, Benchmark.
  */
 import { invariant } from "../../diag/diagnostic.ts";
