@@ -105,7 +105,9 @@ function affine(v: OperandView, ix: readonly string[], unit: Lanes): string {
  */
 function quadAffine(v: OperandView, ix: readonly string[], unit: Lanes): string {
   const [N, K] = v.shape;
-  invariant(v.shape.length === 2 && typeof N === "number" && typeof K === "number" && v.strides[0] === K && v.strides[1] === 1, "a weight in quads is read as a whole [N, K] matrix");
+  // plan/quads.ts only puts weights in quads whose every reader takes the whole tensor.
+  const whole = v.shape.length === 2 && typeof N === "number" && typeof K === "number" && v.strides[0] === K && v.strides[1] === 1 && v.offset === v.baseOffset;
+  invariant(whole, "a weight in quads is read as a whole [N, K] matrix");
   const U = quadUnit(v.buffer.dtype);
   const r = U / unit;
   invariant(Number.isInteger(r) && v.offset % unit === 0, `quads of ${U} elements read ${unit} at a time`);
