@@ -289,9 +289,9 @@ export interface ModelArtifactOptions extends ArtifactOptions {
   /** The spec file's name, recorded in the artifact. */
   readonly source?: string;
   /**
-   * The programs that decide which weights are stored in row quads, when not the ones built: an
-   * unfused build passes the fused ones, so that both builds of a model lay its weights out alike
-   * (one upload serves either; a weight is in quads only where both programs allow it).
+   * More programs whose readers decide which weights are stored in row quads: an unfused build
+   * passes the fused ones, so that both builds of a model lay its weights out alike (one upload
+   * serves either; a weight is in quads only where every reader in both allows it).
    */
   readonly layoutGraphs?: { readonly prefill: Graph; readonly decode: Graph };
 }
@@ -301,10 +301,8 @@ export function modelArtifact(model: ResolvedModel, graphs: { readonly prefill: 
   const weights = weightArtifacts(model);
   // Row quads serve a CPU adapter's decode GEMVs; a GPU's warps read rows whole (plan/quads.ts).
   const dtypes = new Map(weights.map((w) => [w.name, w.dtype]));
-  const dtypeOf = (name: string) => dtypes.get(name)!;
-  const built = quadWeights([graphs.prefill, graphs.decode], dtypeOf);
-  const decided = options.layoutGraphs ? quadWeights([options.layoutGraphs.prefill, options.layoutGraphs.decode], dtypeOf) : built;
-  const quads = options.gpu ? new Set<string>() : new Set([...decided].filter((n) => built.has(n)));
+  const readers = [graphs, ...(options.layoutGraphs ? [options.layoutGraphs] : [])].flatMap((p) => [p.prefill, p.decode]);
+  const quads = options.gpu ? new Set<string>() : quadWeights(readers, (name) => dtypes.get(name)!);
   const layout = weightLayout(weights, options.limits, quads);
   const memo = options.memo ?? new KernelMemo();
   const prefill = programArtifact(graphs.prefill, { ...options, weights: layout, memo });

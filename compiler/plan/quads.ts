@@ -10,7 +10,7 @@
 import { quadsFit } from "../../runtime/artifact/quads.ts";
 import type { Graph, Node } from "../ir/graph.ts";
 import type { Dtype } from "../ir/types.ts";
-import { contiguousStrides, isView, layouts, type Layout } from "./views.ts";
+import { isContiguous, isView, layouts, type Layout } from "./views.ts";
 
 /** The inputs of `n` that a linear-family generator reads as a weight matrix W [out, in], or an embedding as its table. */
 function matrixInputs(n: Node): readonly number[] {
@@ -29,8 +29,7 @@ function matrixInputs(n: Node): readonly number[] {
 
 /** The whole tensor, row-major: no slice, broadcast or transposition between the weight and its reader. */
 function whole(l: Layout, shape: readonly number[]): boolean {
-  const plain = contiguousStrides(shape);
-  return l.offset === 0 && l.shape.length === shape.length && l.shape.every((d, i) => d === shape[i] && l.strides[i] === plain[i]);
+  return l.offset === 0 && l.shape.length === shape.length && l.shape.every((d, i) => d === shape[i]) && isContiguous(l);
 }
 
 /** The names of the weights of `graphs` (one model's programs) that are stored in quads, given the weights' storage dtype. */

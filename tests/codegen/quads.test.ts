@@ -179,6 +179,7 @@ describe("kernels reading weights in quads match interp", () => {
   it("scalar K walk over quads (K = 8 with a norm group of 2 forces scalar loads)", async () => {
     const tg = linearGraph({ K: 8, outs: [12], prologue: "rmsnorm", group: 2, S: "L" });
     const r = await runQuads(tg, 7, 6, ["W0"]);
+    expect(r.spec.schedule?.["vec"], "scalar loads").toBe(1);
     expectAll(r, 1e-5);
   });
 
