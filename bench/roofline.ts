@@ -7,6 +7,12 @@
  *   - the same bytes read as packed f16 (vec2<u32> words through unpack2x16float, as f16
  *     weights are read by default) and, with shader-f16, natively as vec4<f16>: what an f16
  *     model's decode can stream;
+ *   - the same f32 read kernels from a buffer small enough to stay in cache (CACHE_BYTES: element
+ *     i of the streaming read's length is element i mod n of it, one AND a load): where that is no
+ *     faster than the streaming read, the backend's load instructions set the roof, not memory. On
+ *     lavapipe (Mesa 25.0) it is: every storage load of a lane compiles to scalar loads, each
+ *     behind its own bounds check (GALLIVM_DEBUG=asm), so 1 MiB in L2 streams at the rate of
+ *     128 MiB from DRAM (README, Benchmark);
  *   - f32 FMA throughput: 8 independent vec4 FMA chains per invocation (GFLOP/s, 2 per FMA lane).
  * Time per dispatch: GPU timestamps around the pass when the device has timestamp-query, else
  * the wall time from submit to onSubmittedWorkDone. Median of `repeats` after a warm-up.
@@ -18,6 +24,10 @@ const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STOR
 const WG = 256;
 /** Buffers of the read roof, read in turn. */
 const COPIES = 3;
+/** The in-cache read's buffer: within a CPU core's L2 and far within a GPU's. */
+const CACHE_BYTES = 2 ** 20;
+/** vec4s an invocation reads in the default grid. */
+const PER = 64;
 
 export interface Roof {
   /** Streaming read of f32 vec4s, GB/s (1e9 bytes per second). */
@@ -26,6 +36,8 @@ export interface Roof {
   readonly readF16PackedGBps: number;
   /** As vec4<f16> with shader-f16; null without the feature. */
   readonly readF16NativeGBps: number | null;
+  /** The f32 read of a CACHE_BYTES buffer, re-read by the grid (NaN with `readOnly`). */
+  readonly readInCacheGBps: number;
   /** f32 FMA throughput, GFLOP/s. */
   readonly fmaGFLOPs: number;
   readonly method: "timestamps" | "wall";
@@ -75,19 +87,22 @@ async function timeDispatch(device: GPUDevice, pipeline: GPUComputePipeline, gro
  * two loads a loop step: on lavapipe 1.09-1.14x `chunked` in bench-local runs, the loop's own
  * cost halved).
  */
-function readKernel(elem: string, load: (e: string) => string, enable: boolean, layout: "strided" | "chunked" | "chunked2"): string {
+function readKernel(elem: string, load: (e: string) => string, enable: boolean, layout: "strided" | "chunked" | "chunked2", wrap?: { readonly length: number; readonly mask: number }): string {
+  // wrap: the in-cache read walks a virtual array of `length` elements, element i at a[i & mask].
+  const len = wrap ? `${wrap.length}u` : "arrayLength(&a)";
+  const a = (i: string): string => (wrap ? `a[(${i}) & ${wrap.mask}u]` : `a[${i}]`);
   const loop =
     layout === "strided"
-      ? `for (var i = id; i < arrayLength(&a); i += total) { acc += ${load("a[i]")}; }`
+      ? `for (var i = id; i < ${len}; i += total) { acc += ${load(a("i"))}; }`
       : layout === "chunked"
-        ? `let per = (arrayLength(&a) + total - 1u) / total;
-  let end = min(id * per + per, arrayLength(&a));
-  for (var i = id * per; i < end; i++) { acc += ${load("a[i]")}; }`
-        : `let per = ((arrayLength(&a) + total - 1u) / total + 1u) & ~1u;
-  let end = min(id * per + per, arrayLength(&a));
+        ? `let per = (${len} + total - 1u) / total;
+  let end = min(id * per + per, ${len});
+  for (var i = id * per; i < end; i++) { acc += ${load(a("i"))}; }`
+        : `let per = ((${len} + total - 1u) / total + 1u) & ~1u;
+  let end = min(id * per + per, ${len});
   var i = min(id * per, end);
-  for (; i + 1u < end; i += 2u) { acc += ${load("a[i]")} + ${load("a[i + 1u]")}; }
-  if (i < end) { acc += ${load("a[i]")}; }`;
+  for (; i + 1u < end; i += 2u) { acc += ${load(a("i"))} + ${load(a("i + 1u"))}; }
+  if (i < end) { acc += ${load(a("i"))}; }`;
   return `${enable ? "enable f16;\n" : ""}@group(0) @binding(0) var<storage, read> a: array<${elem}>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @compute @workgroup_size(${WG})
@@ -128,18 +143,21 @@ export async function measureRoof(device: GPUDevice, options: { readonly mib: nu
   const srcs = Array.from({ length: COPIES }, () => device.createBuffer({ size: bytes, usage: USAGE.STORAGE | USAGE.COPY_DST }));
   // A fixed pattern (halves of 1.0 in the packed/native views, small floats in the f32 view).
   const chunk = new Uint32Array(1 << 16).fill(0x3c003c00);
-  for (const src of srcs) for (let off = 0; off < bytes; off += chunk.byteLength) device.queue.writeBuffer(src, off, chunk, 0, Math.min(chunk.length, (bytes - off) / 4));
+  const fill = (buffer: GPUBuffer, size: number): void => {
+    for (let off = 0; off < size; off += chunk.byteLength) device.queue.writeBuffer(buffer, off, chunk, 0, Math.min(chunk.length, (size - off) / 4));
+  };
+  for (const src of srcs) fill(src, bytes);
   // One sum per invocation: as many invocations as fit the grid at 64 vec4s each (GPUs want many).
-  const invocations = Math.min(Math.ceil(bytes / 16 / 64 / WG) * WG, 65535 * WG);
+  const invocations = Math.min(Math.ceil(bytes / 16 / PER / WG) * WG, 65535 * WG);
   const out = device.createBuffer({ size: invocations * 4 * 8, usage: USAGE.STORAGE });
-  const run = async (code: string, workgroups: number): Promise<number> => {
+  const run = async (code: string, workgroups: number, from: readonly GPUBuffer[] = srcs): Promise<number> => {
     device.pushErrorScope("validation");
     const module = device.createShaderModule({ code });
     const pipeline = await device.createComputePipelineAsync({ layout: "auto", compute: { module, entryPoint: "main" } });
-    const groups = srcs.map((src) => device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: src } }, { binding: 1, resource: { buffer: out } }] }));
+    const groups = from.map((src) => device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: src } }, { binding: 1, resource: { buffer: out } }] }));
     await timeDispatch(device, pipeline, groups[0]!, workgroups, options.timestamps);
     const ms: number[] = [];
-    for (let r = 0; r < options.repeats; r++) ms.push(await timeDispatch(device, pipeline, groups[(r + 1) % COPIES]!, workgroups, options.timestamps));
+    for (let r = 0; r < options.repeats; r++) ms.push(await timeDispatch(device, pipeline, groups[(r + 1) % groups.length]!, workgroups, options.timestamps));
     const err = await device.popErrorScope();
     if (err) throw new Error(`roofline kernel: ${err.message}`);
     return median(ms);
@@ -150,29 +168,36 @@ export async function measureRoof(device: GPUDevice, options: { readonly mib: nu
   // invocation, and the two-loads walk also at a quarter of the invocations, 4 KiB each (longer
   // runs per invocation: lavapipe streamed a 3 x 128 MiB read 1.10-1.15x faster at 4 KiB a lane
   // than at 1 KiB, 3 December, interleaved).
-  const best = async (elem: string, load: (e: string) => string, enable: boolean): Promise<number> => {
-    const patterns = [
-      ["strided", wgs],
-      ["chunked", wgs],
-      ["chunked2", wgs],
-      ["chunked2", Math.max(1, Math.floor(wgs / 4))],
-    ] as const;
+  const patterns = [
+    ["strided", wgs],
+    ["chunked", wgs],
+    ["chunked2", wgs],
+    ["chunked2", Math.max(1, Math.floor(wgs / 4))],
+  ] as const;
+  const best = async (elem: string, load: (e: string) => string, enable: boolean, cache?: GPUBuffer): Promise<number> => {
+    const wrap = cache ? { length: bytes / 16, mask: CACHE_BYTES / 16 - 1 } : undefined;
     const each: number[] = [];
-    for (const [layout, groups] of patterns) each.push(gbps(await run(readKernel(elem, load, enable, layout), groups)));
-    if (process.env["HYBRIDC_ROOF_DEBUG"]) console.log(`  roof ${elem}: ${patterns.map(([l, g], i) => `${l} x${g} ${each[i]!.toFixed(2)}`).join(", ")} GB/s`);
+    for (const [layout, groups] of patterns) each.push(gbps(await run(readKernel(elem, load, enable, layout, wrap), groups, cache ? [cache] : srcs)));
+    if (process.env["HYBRIDC_ROOF_DEBUG"]) console.log(`  roof ${elem}${cache ? " in cache" : ""}: ${patterns.map(([l, g], i) => `${l} x${g} ${each[i]!.toFixed(2)}`).join(", ")} GB/s`);
     return Math.max(...each);
   };
   const readGBps = await best("vec4<f32>", (e) => e, false);
   if (options.readOnly) {
     for (const src of srcs) src.destroy();
     out.destroy();
-    return { readGBps, readF16PackedGBps: NaN, readF16NativeGBps: null, fmaGFLOPs: NaN, method: options.timestamps ? "timestamps" : "wall", bytes };
+    return { readGBps, readF16PackedGBps: NaN, readF16NativeGBps: null, readInCacheGBps: NaN, fmaGFLOPs: NaN, method: options.timestamps ? "timestamps" : "wall", bytes };
   }
+  // The in-cache read: the same kernels over a virtual array of the streaming read's length whose
+  // element i is element i mod n of one CACHE_BYTES buffer.
+  const cache = device.createBuffer({ size: CACHE_BYTES, usage: USAGE.STORAGE | USAGE.COPY_DST });
+  fill(cache, CACHE_BYTES);
+  const readInCacheGBps = await best("vec4<f32>", (e) => e, false, cache);
+  cache.destroy();
   const readF16PackedGBps = await best("vec2<u32>", (e) => `vec4<f32>(unpack2x16float(${e}.x), unpack2x16float(${e}.y))`, false);
   const readF16NativeGBps = device.features.has("shader-f16") ? await best("vec4<f16>", (e) => `vec4<f32>(${e})`, true) : null;
   const fmaWgs = Math.min(wgs, 256);
   const fmaMs = await run(FMA_KERNEL, fmaWgs);
   for (const src of srcs) src.destroy();
   out.destroy();
-  return { readGBps, readF16PackedGBps, readF16NativeGBps, fmaGFLOPs: (fmaWgs * WG * FMA_STEPS * 8 * 4 * 2) / (fmaMs / 1000) / 1e9, method: options.timestamps ? "timestamps" : "wall", bytes };
+  return { readGBps, readF16PackedGBps, readF16NativeGBps, readInCacheGBps, fmaGFLOPs: (fmaWgs * WG * FMA_STEPS * 8 * 4 * 2) / (fmaMs / 1000) / 1e9, method: options.timestamps ? "timestamps" : "wall", bytes };
 }
