@@ -256,6 +256,12 @@ export function tiledSchedule(limits: KernelLimits, p: LinearProblem): LinearSch
   // Decode with a norm prologue stages xn when it fits in half the adapter's workgroup memory
   // (room for the compiler's own and for occupancy); wg bounds the reduction's array.
   const stage = decode && p.prologue !== "none" && stageBytes(p.K, 1, wg) <= limits.maxComputeWorkgroupStorageSize / 2 ? 1 : 0;
+  // Prefill tiles stay 4 x 4. Larger register tiles with dot-product accumulators load fewer words
+  // per FMA and ran whole L = 64 prefills faster on lavapipe (3 December, interleaved against
+  // 4 x 4: mamba-130m 8 x 16 1.79-1.85x, 8 x 8 1.64x, 16 x 16 2.24x; hybrid-130m 8 x 16
+  // 1.45-1.50x), but as unrolled WGSL they are 4.8x the code, and lavapipe compiles them so slowly
+  // on a cold shader cache that the f16 model tests ran past 300 s: not taken until the tile's
+  // code is compact (a loop over the stores, accumulators in an array).
   const tileRows = decode ? 1 : 4;
   // swiglu keeps two accumulators per output: halve the tile's columns to stay in registers.
   const cols = p.activation === "swiglu" ? 2 : 4;
@@ -265,12 +271,6 @@ export function tiledSchedule(limits: KernelLimits, p: LinearProblem): LinearSch
   const tileCols = decode && stage === 0 ? 1 : cols;
   const tiles = segments(p).reduce((n, s) => n + Math.ceil(s.width / tileCols), 0);
   // Prefill: a 16 x 4 block of tiles shares x rows and W rows in cache (measured best on lavapipe).
-  // Larger register tiles with dot-product accumulators load fewer words per FMA and ran whole
-  // L = 64 prefills faster on lavapipe (3 December, interleaved against 4 x 4: mamba-130m 8 x 16
-  // 1.79-1.85x, 8 x 8 1.64x, 16 x 16 2.24x; hybrid-130m 8 x 16 1.45-1.50x), but as unrolled WGSL
-  // they are 4.8x the code, and lavapipe compiles them so slowly on a cold shader cache that the
-  // f16 model tests ran past 300 s: not taken until the tile's code is compact (a loop over the
-  // stores, accumulators in an array).
   // Decode: workgroups of `wg`, the last one partly idle. Not spread evenly as the cooperative GEMV's
   // (common.ts evenSlots): hybrid-130m's in_proj would run 14 workgroups of 60 instead of 13 of 64
   // and one of 6, but lavapipe runs SIMD groups of 8, so 60 invocations cost 64 and each core's
